@@ -1,0 +1,62 @@
+"""Input checks shared by every entry point (scikit-learn style: fail early, name the argument)."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["as_float_matrix", "check_scalar"]
+
+
+def as_float_matrix(value, name: str, *, shape: tuple | None = None, allow_empty: bool = False) -> np.ndarray:
+    """Return ``value`` as a C-contiguous float64 2-D array, or raise naming ``name``.
+
+    Accepts any real array-like (ints and bools are promoted); rejects complex, object and string
+    dtypes with ``TypeError``, and non-2-D, empty, non-finite or wrongly shaped input with
+    ``ValueError``. ``shape`` entries that are ``None`` are not checked.
+    """
+    if value is None:
+        raise TypeError(f"{name} must be a 2-D array of floats, got None")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got complex dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got an array with {arr.ndim} dimension(s) and shape {arr.shape}")
+    if not allow_empty and arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    arr = np.ascontiguousarray(arr, dtype=np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or Inf")
+    if shape is not None:
+        for axis, (want, got) in enumerate(zip(shape, arr.shape)):
+            if want is not None and want != got:
+                raise ValueError(f"{name} must have shape {_fmt(shape)}, got {arr.shape} (axis {axis} differs)")
+    return arr
+
+
+def check_scalar(value, name: str, *, low: float | None = None, high: float | None = None,
+                 low_inclusive: bool = True, integer: bool = False):
+    """Check that ``value`` is a finite real (or integer) scalar in the given range; return it."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a number, got a bool")
+    kind = numbers.Integral if integer else numbers.Real
+    if not isinstance(value, kind):
+        raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {type(value).__name__}")
+    out = int(value) if integer else float(value)
+    if not integer and not np.isfinite(out):
+        raise ValueError(f"{name} must be finite, got {value}")
+    if low is not None and (out < low or (out == low and not low_inclusive)):
+        raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value}")
+    if high is not None and out > high:
+        raise ValueError(f"{name} must be <= {high}, got {value}")
+    return out
+
+
+def _fmt(shape):
+    return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"

@@ -1,0 +1,253 @@
+r"""The one statement of a Net-Trim layer problem that every solver and experiment uses.
+
+A layer maps inputs :math:`X \in \mathbb{R}^{N\times P}` (samples in columns) to outputs
+:math:`Y \in \mathbb{R}^{M\times P}`. With :math:`\Omega = \{(m,p): Y_{mp} > 0\}` the active set,
+the **ReLU program** is
+
+.. math::
+
+    \min_U \|U\|_1 \quad\text{s.t.}\quad \|(U^\top X - Y)_\Omega\|_F \le \varepsilon,
+    \qquad (U^\top X)_{\Omega^c} \le V_{\Omega^c},
+
+and the **linear program** (no activation) is :math:`\min \|U\|_1` s.t.
+:math:`\|U^\top X - Y\|_F \le \varepsilon`. Writing :math:`C` for the set the constraints put
+:math:`Z = U^\top X` in, the dual (Lagrange multiplier :math:`\Lambda \in \mathbb{R}^{M\times P}`
+of :math:`Z = U^\top X`) is
+
+.. math::
+
+    \max_\Lambda\; -\langle \Lambda_\Omega, Y_\Omega\rangle - \varepsilon\|\Lambda_\Omega\|_F
+    - \langle \Lambda_{\Omega^c}, V_{\Omega^c}\rangle
+    \quad\text{s.t.}\quad \|X\Lambda^\top\|_{\max} \le 1,\; \Lambda_{\Omega^c} \ge 0,
+
+(for the linear layer :math:`\Omega` is every entry). Every dual-feasible :math:`\Lambda` gives a lower
+bound on :math:`\|U\|_1` for every feasible :math:`U`, hence a solver-independent optimality gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import as_float_matrix, check_scalar
+
+__all__ = ["LayerProblem", "layer_problem", "ACTIVATIONS"]
+
+ACTIVATIONS = ("relu", "linear")
+
+
+@dataclass(frozen=True, eq=False)
+class LayerProblem:
+    """A validated Net-Trim layer problem. Build it with :func:`layer_problem`.
+
+    Attributes
+    ----------
+    X : ndarray, shape (N, P)
+        Layer input, samples in columns (append a row of ones for a bias).
+    Y : ndarray, shape (M, P)
+        Layer output to reproduce.
+    epsilon : float
+        Absolute tolerance :math:`\\varepsilon \\ge 0` on :math:`\\|(U^\\top X - Y)_\\Omega\\|_F`.
+    activation : {"relu", "linear"}
+    V : ndarray, shape (M, P)
+        Threshold on the inactive set (zeros unless given; unused for "linear").
+    ball : ndarray of bool, shape (M, P)
+        Entries under the Frobenius ball: :math:`\\Omega` for "relu", every entry for "linear".
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    epsilon: float
+    activation: str
+    V: np.ndarray
+    ball: np.ndarray = field(repr=False)
+
+    # ------------------------------------------------------------------ sizes and scales
+    @property
+    def N(self) -> int:
+        return self.X.shape[0]
+
+    @property
+    def M(self) -> int:
+        return self.Y.shape[0]
+
+    @property
+    def P(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def active(self) -> np.ndarray:
+        """The active set :math:`\\Omega = \\{Y > 0\\}` (boolean M×P), whatever the activation."""
+        return self.Y > 0
+
+    @property
+    def inactive(self) -> np.ndarray:
+        """Entries held by the inequality :math:`(U^\\top X)_{\\Omega^c} \\le V_{\\Omega^c}` (none for linear)."""
+        return ~self.ball
+
+    @property
+    def y_norm(self) -> float:
+        """:math:`\\|Y\\|_F`, the scale of the relative violation (1 when Y = 0)."""
+        n = float(np.linalg.norm(self.Y))
+        return n if n > 0 else 1.0
+
+    @property
+    def y_max(self) -> float:
+        """:math:`\\max|Y|`, the scale of the inactive-set excess (1 when Y = 0)."""
+        m = float(np.max(np.abs(self.Y)))
+        return m if m > 0 else 1.0
+
+    # ------------------------------------------------------------------ primal quantities
+    def check_weights(self, U, name: str = "U") -> np.ndarray:
+        """Validate a candidate weight matrix of shape (N, M)."""
+        return as_float_matrix(U, name, shape=(self.N, self.M))
+
+    def objective(self, U) -> float:
+        """:math:`\\|U\\|_1`, the entrywise ℓ1 norm."""
+        return float(np.abs(U).sum())
+
+    def residuals(self, U) -> tuple[float, float]:
+        """Absolute constraint residuals of ``U``.
+
+        Returns
+        -------
+        ball_norm : float
+            :math:`\\|(U^\\top X - Y)_\\Omega\\|_F` (all entries for "linear").
+        inactive_excess : float
+            :math:`\\max((U^\\top X - V)_{\\Omega^c})_+` (0 for "linear" or an empty :math:`\\Omega^c`).
+        """
+        Z = np.asarray(U).T @ self.X
+        return self.residuals_of_response(Z)
+
+    def residuals_of_response(self, Z: np.ndarray) -> tuple[float, float]:
+        """As :meth:`residuals`, from a precomputed response :math:`Z = U^\\top X`."""
+        D = Z - self.Y
+        ball_norm = float(np.linalg.norm(D[self.ball]))
+        inactive = self.inactive
+        if inactive.any():
+            excess = float(max(np.max(Z[inactive] - self.V[inactive]), 0.0))
+        else:
+            excess = 0.0
+        return ball_norm, excess
+
+    def violation(self, U) -> float:
+        """Relative constraint excess of ``U`` (0 when feasible).
+
+        .. math::
+
+            \\mathrm{viol}(U) = \\max\\Big(\\frac{(\\|(U^\\top X - Y)_\\Omega\\|_F - \\varepsilon)_+}{\\|Y\\|_F},
+            \\frac{\\max((U^\\top X - V)_{\\Omega^c})_+}{\\max|Y|}\\Big)
+
+        with only the first term for the linear layer.
+        """
+        return self.violation_of_response(np.asarray(U).T @ self.X)
+
+    def violation_of_response(self, Z: np.ndarray) -> float:
+        """As :meth:`violation`, from a precomputed response :math:`Z = U^\\top X`."""
+        ball_norm, excess = self.residuals_of_response(Z)
+        return max(max(ball_norm - self.epsilon, 0.0) / self.y_norm, excess / self.y_max)
+
+    # ------------------------------------------------------------------ dual quantities
+    def dual_objective(self, Lam) -> float:
+        """Dual objective :math:`-\\langle\\Lambda_\\Omega,Y_\\Omega\\rangle - \\varepsilon\\|\\Lambda_\\Omega\\|_F
+        - \\langle\\Lambda_{\\Omega^c},V_{\\Omega^c}\\rangle` (meaningful only for a dual-feasible Λ)."""
+        Lam = np.asarray(Lam, dtype=float)
+        b = self.ball
+        lb = Lam[b]
+        value = -float(lb @ self.Y[b]) - self.epsilon * float(np.linalg.norm(lb))
+        inactive = self.inactive
+        if inactive.any():
+            value -= float(Lam[inactive] @ self.V[inactive])
+        return value
+
+    def project_dual(self, Lam) -> np.ndarray:
+        """Map any Λ (M×P) to a dual-feasible one.
+
+        Clip :math:`\\Lambda_{\\Omega^c}` at 0, then divide by :math:`\\max(1, \\|X\\Lambda^\\top\\|_{\\max})`;
+        the scaling keeps the sign constraint, so the result satisfies both dual constraints.
+        """
+        Lam = as_float_matrix(Lam, "Lam", shape=(self.M, self.P)).copy()
+        inactive = self.inactive
+        Lam[inactive] = np.maximum(Lam[inactive], 0.0)
+        scale = float(np.max(np.abs(self.X @ Lam.T))) if Lam.size else 0.0
+        if scale > 1.0:
+            Lam /= scale
+        return Lam
+
+    def gap(self, U, Lam, *, project: bool = True) -> float:
+        """Relative duality gap :math:`(\\|U\\|_1 - d(\\Lambda)) / \\|U\\|_1` (0 when U = 0).
+
+        Λ is first made dual-feasible by :meth:`project_dual` unless ``project=False``. For a feasible U
+        the gap is ≥ 0 and bounds its relative suboptimality; a slightly infeasible U can show a
+        slightly negative gap.
+        """
+        p = self.objective(U)
+        if p == 0.0:
+            return 0.0
+        L = self.project_dual(Lam) if project else np.asarray(Lam, dtype=float)
+        return (p - self.dual_objective(L)) / p
+
+    def relu_error(self, U) -> float:
+        """:math:`\\|\\sigma(U^\\top X) - Y\\|_F` with σ the layer's activation (Proposition 1 bounds it by ε)."""
+        Z = np.asarray(U).T @ self.X
+        if self.activation == "relu":
+            Z = np.maximum(Z, 0.0)
+        return float(np.linalg.norm(Z - self.Y))
+
+
+def layer_problem(X, Y, epsilon, *, activation: str = "relu", V=None) -> LayerProblem:
+    """Validate the data of one layer and return a :class:`LayerProblem`.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, P)
+        Layer input with samples in **columns**; append a row of ones to model a bias.
+    Y : array_like, shape (M, P)
+        Layer output; must be ≥ 0 for ``activation="relu"`` (it is a ReLU response).
+    epsilon : float
+        Absolute tolerance ε ≥ 0 (relative use: ``epsilon = gain * norm(Y)``).
+    activation : {"relu", "linear"}
+    V : array_like, shape (M, P), optional
+        Upper bound of :math:`U^\\top X` on the inactive set (relu only); default 0.
+
+    Raises
+    ------
+    TypeError
+        Non-numeric arrays, non-real ε, non-string activation.
+    ValueError
+        Non-2-D, empty or non-finite arrays, mismatched P, negative ε, negative Y for relu,
+        V with the wrong shape or given for a linear layer, an unknown activation.
+    """
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a string, one of {ACTIVATIONS}, got {type(activation).__name__}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    X = as_float_matrix(X, "X")
+    Y = as_float_matrix(Y, "Y")
+    if Y.shape[1] != X.shape[1]:
+        raise ValueError(f"X and Y must have the same number of samples (columns): X has {X.shape[1]}, "
+                         f"Y has {Y.shape[1]}; samples are columns, X is N×P and Y is M×P")
+    epsilon = check_scalar(epsilon, "epsilon", low=0.0)
+    if activation == "relu":
+        if np.any(Y < 0):
+            raise ValueError("Y must be >= 0 for a ReLU layer (it is a ReLU response); "
+                             f"its smallest entry is {Y.min():g}. Use activation='linear' for signed outputs")
+        if V is None:
+            V = np.zeros_like(Y)
+        else:
+            V = as_float_matrix(V, "V", shape=Y.shape)
+    else:
+        if V is not None:
+            raise ValueError("V applies to the inactive set of a ReLU layer; it must be None for activation='linear'")
+        V = np.zeros_like(Y)
+    ball = (Y > 0) if activation == "relu" else np.ones(Y.shape, dtype=bool)
+    X, Y, V, ball = (_readonly_view(a) for a in (X, Y, V, ball))
+    return LayerProblem(X=X, Y=Y, epsilon=epsilon, activation=activation, V=V, ball=ball)
+
+
+def _readonly_view(arr: np.ndarray) -> np.ndarray:
+    # A read-only *view*: the problem cannot be mutated, and the caller's array keeps its flags.
+    view = arr.view()
+    view.setflags(write=False)
+    return view

@@ -1,0 +1,81 @@
+"""The result type every nettrim solver returns (modelled on OSQP's results object)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Solution", "STATUSES", "OPTIMAL", "OPTIMAL_INACCURATE", "INFEASIBLE", "UNBOUNDED",
+           "SOLVER_ERROR", "MAX_ITER", "INACCURATE"]
+
+OPTIMAL = "optimal"                        # converged and the returned W's recomputed violation is within tolerance
+OPTIMAL_INACCURATE = "optimal_inaccurate"  # the solver claims optimality but W violates beyond tolerance
+INFEASIBLE = "infeasible"
+UNBOUNDED = "unbounded"
+SOLVER_ERROR = "solver_error"              # the backend failed; see info["message"]
+MAX_ITER = "max_iter"                      # iteration limit reached before the stopping criteria held
+INACCURATE = "inaccurate"                  # stopping criteria held but the returned W is not feasible enough
+STATUSES = (OPTIMAL, OPTIMAL_INACCURATE, INFEASIBLE, UNBOUNDED, SOLVER_ERROR, MAX_ITER, INACCURATE)
+
+
+@dataclass
+class Solution:
+    """Result of solving one Net-Trim layer program.
+
+    Attributes
+    ----------
+    W : ndarray, shape (N, M)
+        The pruned weights Û (NaN-filled when the solver produced none).
+    status : str
+        One of :data:`STATUSES`. ``"optimal"`` is reported only when the *recomputed* violation of ``W``
+        is within the solver's stated tolerance.
+    objective : float
+        :math:`\\|\\hat U\\|_1`.
+    violation : float
+        Relative constraint excess of ``W`` (:meth:`nettrim.LayerProblem.violation`), recomputed from ``W``.
+    gap : float or None
+        Relative duality gap of ``W`` against a dual-feasible Λ; None when no multiplier is known.
+    iterations : int or None
+        Iterations of an iterative solver; None when not meaningful.
+    solve_time : float
+        Wall-clock seconds, set-up included.
+    solver : str
+        Name of the solver that produced ``W``.
+    dual : ndarray, shape (M, P), or None
+        The dual-feasible multiplier Λ behind ``gap``.
+    info : dict
+        Solver-specific extras (message, residual history, set-up time, ...).
+    """
+
+    W: np.ndarray
+    status: str
+    objective: float
+    violation: float
+    gap: float | None
+    iterations: int | None
+    solve_time: float
+    solver: str
+    dual: np.ndarray | None = field(default=None, repr=False)
+    info: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def optimal(self) -> bool:
+        """True when ``status == "optimal"``."""
+        return self.status == OPTIMAL
+
+    @property
+    def nnz(self) -> int:
+        """Number of nonzero weights in ``W``."""
+        return int(np.count_nonzero(self.W))
+
+    @property
+    def density(self) -> float:
+        """Fraction of nonzero weights in ``W``."""
+        return self.nnz / self.W.size if self.W.size else 0.0
+
+    def summary(self) -> str:
+        gap = "n/a" if self.gap is None else f"{self.gap:.2e}"
+        its = "" if self.iterations is None else f", {self.iterations} iterations"
+        return (f"{self.solver}: {self.status}, ||W||_1 = {self.objective:.6g}, violation = {self.violation:.2e}, "
+                f"gap = {gap}, nnz = {self.nnz}/{self.W.size}{its}, {self.solve_time:.3g} s")

@@ -1,0 +1,1 @@
+"""The nettrim experiment harness: ``python -m nettrim.experiments NAME [options]``."""

@@ -1,0 +1,1 @@
+"""Fast solvers (ADMM) for the Net-Trim layer programs."""

@@ -1,0 +1,138 @@
+r"""Reference solvers: the Net-Trim layer programs stated exactly, solved by mature conic/LP solvers.
+
+The ground truth for small problems. ``problem`` returns the CVXPY statement (for printing and
+teaching); ``solve`` returns a :class:`nettrim.Solution`.
+
+ReLU layer (:math:`\Omega = \{Y > 0\}`)::
+
+    minimize ||U||_1  s.t.  ||(U^T X - Y)_Ω||_F <= ε,   (U^T X)_Ωᶜ <= V_Ωᶜ
+
+Linear layer::
+
+    minimize ||U||_1  s.t.  ||U^T X - Y||_F <= ε
+"""
+
+from __future__ import annotations
+
+import time
+
+import cvxpy as cp
+import numpy as np
+
+from nettrim.problem import layer_problem
+from nettrim.solution import (INFEASIBLE, OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, UNBOUNDED, Solution)
+
+from .cvx import CvxLayer, build
+from .lp import solve_lp
+
+__all__ = ["problem", "solve", "SOLVERS", "VIOLATION_TOL"]
+
+SOLVERS = ("CLARABEL", "ECOS", "SCS", "HIGHS")
+
+#: A reference answer is "optimal" only if its recomputed relative violation is at most this
+#: (the conic solvers' default feasibility tolerances are ~1e-8, so this leaves room for round-off).
+VIOLATION_TOL = 1e-6
+
+_CVX_STATUS = {
+    cp.OPTIMAL: OPTIMAL,
+    cp.OPTIMAL_INACCURATE: OPTIMAL_INACCURATE,
+    cp.INFEASIBLE: INFEASIBLE,
+    cp.INFEASIBLE_INACCURATE: INFEASIBLE,
+    cp.UNBOUNDED: UNBOUNDED,
+    cp.UNBOUNDED_INACCURATE: UNBOUNDED,
+}
+
+
+def problem(X, Y, epsilon, *, activation="relu", V=None):
+    """Return ``(cvxpy.Problem, U)``: the layer program stated in CVXPY and its N×M variable.
+
+    Parameters are those of :func:`nettrim.layer_problem` (validated the same way). Call
+    ``prob.solve()`` yourself, or use :func:`solve` to get a checked :class:`nettrim.Solution`.
+    """
+    cvx = build(layer_problem(X, Y, epsilon, activation=activation, V=V))
+    return cvx.problem, cvx.U
+
+
+def solve(X, Y, epsilon, *, activation="relu", V=None, solver="CLARABEL", **solver_options) -> Solution:
+    r"""Solve one Net-Trim layer program exactly.
+
+    Parameters
+    ----------
+    X : array_like, shape (N, P)
+        Layer input, samples in columns (a bias is a row of ones).
+    Y : array_like, shape (M, P)
+        Layer output (≥ 0 for a ReLU layer).
+    epsilon : float
+        Absolute tolerance ε ≥ 0 on :math:`\|(U^\top X - Y)_\Omega\|_F`.
+    activation : {"relu", "linear"}
+    V : array_like, shape (M, P), optional
+        Bound on :math:`U^\top X` over the inactive set (relu only; default 0).
+    solver : {"CLARABEL", "ECOS", "SCS", "HIGHS"}
+        Conic solvers through CVXPY; "HIGHS" solves the ε = 0 program as a linear program with
+        ``scipy.optimize.linprog(method="highs")``, neuron by neuron (exact, and 10–100× faster
+        than a CVXPY round trip).
+    **solver_options
+        Passed to ``cvxpy.Problem.solve`` (e.g. ``eps=1e-8`` for SCS) or to HiGHS's ``options``.
+
+    Returns
+    -------
+    Solution
+        ``status`` is ``"optimal"`` only when the solver reports optimality *and* the recomputed
+        relative violation of ``W`` is ≤ :data:`VIOLATION_TOL` (1e-6); a claimed optimum beyond that
+        is ``"optimal_inaccurate"``. Infeasible/unbounded are mapped; a ``cvxpy.SolverError`` gives
+        ``"solver_error"`` with the message in ``info["message"]`` and a NaN ``W``. ``gap`` is the
+        relative duality gap of ``W`` against the solver's multipliers made dual-feasible
+        (:meth:`nettrim.LayerProblem.gap`).
+    """
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be a string, one of {SOLVERS}, got {type(solver).__name__}")
+    name = solver.upper()
+    if name not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    lp = layer_problem(X, Y, epsilon, activation=activation, V=V)
+    if name == "HIGHS" and lp.epsilon != 0:
+        raise ValueError(f"solver='HIGHS' is for epsilon = 0 only (the linear program); got epsilon = {lp.epsilon}. "
+                         "Use CLARABEL, ECOS or SCS for epsilon > 0")
+
+    t0 = time.perf_counter()
+    info: dict = {}
+    if name == "HIGHS":
+        W, Lam, raw_status, message = solve_lp(lp, **solver_options)
+        info["message"] = message
+    else:
+        cvx: CvxLayer = build(lp)
+        try:
+            cvx.problem.solve(solver=name, **solver_options)
+        except cp.error.SolverError as exc:
+            return _failed(lp, name, SOLVER_ERROR, str(exc), time.perf_counter() - t0)
+        except TypeError as exc:  # unknown keyword options are reported by the backend as TypeError
+            raise TypeError(f"invalid solver_options for {name}: {exc}") from None
+        raw_status = _CVX_STATUS.get(cvx.problem.status, SOLVER_ERROR)
+        stats = cvx.problem.solver_stats
+        info.update(cvxpy_status=cvx.problem.status,
+                    setup_time=getattr(cvx.problem, "compilation_time", None),
+                    backend_time=getattr(stats, "solve_time", None),
+                    iterations=getattr(stats, "num_iters", None))
+        W = cvx.U.value
+        Lam = cvx.multiplier(lp) if W is not None else None
+        if W is None:
+            return _failed(lp, name, raw_status if raw_status != OPTIMAL else SOLVER_ERROR,
+                           f"CVXPY status {cvx.problem.status}", time.perf_counter() - t0)
+    elapsed = time.perf_counter() - t0
+
+    if raw_status not in (OPTIMAL, OPTIMAL_INACCURATE) or np.isnan(W).any():
+        return _failed(lp, name, raw_status, info.get("message") or f"status {raw_status}", elapsed, info)
+    W = np.asarray(W, dtype=float)
+    violation = lp.violation(W)
+    status = OPTIMAL if (raw_status == OPTIMAL and violation <= VIOLATION_TOL) else OPTIMAL_INACCURATE
+    gap = lp.gap(W, Lam) if Lam is not None else None
+    dual = lp.project_dual(Lam) if Lam is not None else None
+    return Solution(W=W, status=status, objective=lp.objective(W), violation=violation, gap=gap,
+                    iterations=info.get("iterations"), solve_time=elapsed, solver=name, dual=dual, info=info)
+
+
+def _failed(lp, name, status, message, elapsed, info=None) -> Solution:
+    info = dict(info or {})
+    info["message"] = message
+    return Solution(W=np.full((lp.N, lp.M), np.nan), status=status, objective=float("nan"),
+                    violation=float("nan"), gap=None, iterations=None, solve_time=elapsed, solver=name, info=info)
