@@ -18,5 +18,17 @@ from .solution import (INACCURATE, INFEASIBLE, MAX_ITER, OPTIMAL, OPTIMAL_INACCU
 
 __version__ = "0.1.0"
 
-__all__ = ["ACTIVATIONS", "LayerProblem", "layer_problem", "Solution", "STATUSES", "OPTIMAL", "OPTIMAL_INACCURATE",
+
+
+def __getattr__(name):
+    # prune_network lives in nettrim.network, which imports the solvers; load it on first use so that
+    # ``import nettrim`` stays light and free of import cycles.
+    if name == "prune_network":
+        from .network import prune_network
+
+        return prune_network
+    raise AttributeError(f"module 'nettrim' has no attribute {name!r}")
+
+
+__all__ = ["prune_network", "ACTIVATIONS", "LayerProblem", "layer_problem", "Solution", "STATUSES", "OPTIMAL", "OPTIMAL_INACCURATE",
            "INFEASIBLE", "UNBOUNDED", "SOLVER_ERROR", "MAX_ITER", "INACCURATE", "__version__"]
