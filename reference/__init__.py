@@ -15,12 +15,13 @@ Linear layer::
 from __future__ import annotations
 
 import time
+import warnings
 
 import cvxpy as cp
 import numpy as np
 
 from nettrim.problem import layer_problem
-from nettrim.solution import (INFEASIBLE, OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, UNBOUNDED, Solution)
+from nettrim.solution import (INFEASIBLE, MAX_ITER, OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, UNBOUNDED, Solution)
 
 from .cvx import CvxLayer, build
 from .lp import solve_lp
@@ -40,6 +41,7 @@ _CVX_STATUS = {
     cp.INFEASIBLE_INACCURATE: INFEASIBLE,
     cp.UNBOUNDED: UNBOUNDED,
     cp.UNBOUNDED_INACCURATE: UNBOUNDED,
+    cp.USER_LIMIT: MAX_ITER,
 }
 
 
@@ -102,7 +104,11 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, solver="CLARABEL", **solv
     else:
         cvx: CvxLayer = build(lp)
         try:
-            cvx.problem.solve(solver=name, **solver_options)
+            with warnings.catch_warnings(record=True) as caught:  # inaccuracy shows in the status instead
+                warnings.simplefilter("always")
+                cvx.problem.solve(solver=name, **solver_options)
+            if caught:
+                info["warnings"] = [str(w.message) for w in caught]
         except cp.error.SolverError as exc:
             return _failed(lp, name, SOLVER_ERROR, str(exc), time.perf_counter() - t0)
         except TypeError as exc:  # unknown keyword options are reported by the backend as TypeError
@@ -113,18 +119,20 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, solver="CLARABEL", **solv
                     setup_time=getattr(cvx.problem, "compilation_time", None),
                     backend_time=getattr(stats, "solve_time", None),
                     iterations=getattr(stats, "num_iters", None))
+        info["message"] = f"CVXPY status {cvx.problem.status}"
         W = cvx.U.value
         Lam = cvx.multiplier(lp) if W is not None else None
-        if W is None:
-            return _failed(lp, name, raw_status if raw_status != OPTIMAL else SOLVER_ERROR,
-                           f"CVXPY status {cvx.problem.status}", time.perf_counter() - t0)
     elapsed = time.perf_counter() - t0
 
-    if raw_status not in (OPTIMAL, OPTIMAL_INACCURATE) or np.isnan(W).any():
-        return _failed(lp, name, raw_status, info.get("message") or f"status {raw_status}", elapsed, info)
+    if W is None or np.isnan(W).any():
+        return _failed(lp, name, SOLVER_ERROR if raw_status == OPTIMAL else raw_status, info["message"], elapsed, info)
     W = np.asarray(W, dtype=float)
     violation = lp.violation(W)
-    status = OPTIMAL if (raw_status == OPTIMAL and violation <= VIOLATION_TOL) else OPTIMAL_INACCURATE
+    if raw_status in (OPTIMAL, OPTIMAL_INACCURATE):
+        # Trust no claim: "optimal" needs the recomputed violation of W within VIOLATION_TOL.
+        status = OPTIMAL if (raw_status == OPTIMAL and violation <= VIOLATION_TOL) else OPTIMAL_INACCURATE
+    else:
+        status = raw_status
     gap = lp.gap(W, Lam) if Lam is not None else None
     dual = lp.project_dual(Lam) if Lam is not None else None
     return Solution(W=W, status=status, objective=lp.objective(W), violation=violation, gap=gap,
