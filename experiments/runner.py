@@ -6,9 +6,13 @@ function that returns a list of row dicts. :func:`run_cells`
 * skips cells whose rows are already complete in the output CSV (resume),
 * runs the rest with joblib (one BLAS thread per worker), locally or on a Dask cluster,
 * appends each finished cell's rows to the CSV in one write and flushes, so a run killed at any
-  moment loses at most the cells in flight,
+  moment loses at most the cells in flight (a cell that brings new columns triggers one atomic
+  rewrite of the file with the union of the columns),
 * on start, repairs a file cut by a kill: drops a trailing partial line and any cell whose rows are
   incomplete (each row carries ``cell`` and ``cell_rows``), so every cell ends up exactly once.
+
+A cell that returns no rows leaves no trace and runs again on the next call. A cell that raises stops
+the run with the cell's id in the message; the cells finished before it are kept.
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ def _run_one(cell: Cell) -> tuple[str, list[dict]]:
 
     # One BLAS thread per worker: on these 2-core machines a second thread made the solvers 3-6x slower.
     with threadpool_limits(limits=1):
-        rows = cell.func(*cell.args)
+        try:
+            rows = cell.func(*cell.args)
+        except Exception as exc:  # name the cell: a bare traceback from a worker does not say which one
+            raise RuntimeError(f"cell {cell.id!r} failed: {type(exc).__name__}: {exc}") from exc
     return cell.id, list(rows)
 
 
@@ -55,7 +62,8 @@ def read_results(path: str | os.PathLike) -> pd.DataFrame:
         text = text[: text.rfind("\n") + 1]  # a kill mid-write leaves a partial last line
     if text.count("\n") <= 1:
         return pd.DataFrame()
-    df = pd.read_csv(io.StringIO(text), on_bad_lines="skip")
+    # ids such as "7" must stay strings, or they would not match the cell ids on resume
+    df = pd.read_csv(io.StringIO(text), on_bad_lines="skip", dtype={"cell": str})
     if "cell" not in df.columns or "cell_rows" not in df.columns:
         return df
     counts = df.groupby("cell")["cell"].transform("size")
@@ -108,13 +116,27 @@ def run_cells(cells: Sequence[Cell] | Iterable[Cell], out_csv: str | os.PathLike
     jobs : int
         joblib workers (processes); 1 runs in this process.
     dask_address : str, optional
-        Scheduler address of a Dask cluster; cells then run through joblib's ``"dask"`` backend.
+        Scheduler address of a Dask cluster; cells then run through joblib's ``"dask"`` backend
+        (``jobs`` is then ignored: the cluster's workers set the parallelism).
+    label : str
+        Name shown on the progress line.
+    progress : bool
+        Show the progress line on stderr.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every complete cell in ``out_csv``, including cells of earlier runs that ``cells`` does not list.
     """
     from joblib import Parallel, delayed, parallel_config
 
     out = Path(out_csv)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
     cells = list(cells)
+    if any(not isinstance(c, Cell) or not isinstance(c.id, str) for c in cells):
+        raise TypeError("cells must be Cell objects with string ids")
     ids = [c.id for c in cells]
     if len(set(ids)) != len(ids):
         raise ValueError("cell ids must be unique")
@@ -125,23 +147,32 @@ def run_cells(cells: Sequence[Cell] | Iterable[Cell], out_csv: str | os.PathLike
     if todo:
         print(f"[{label}] {len(done)} cells already in {out}, {len(todo)} to run", file=sys.stderr)
     columns = list(done_df.columns) if len(done_df) else None
+    last_sync = time.monotonic()
 
     def write(cell_id: str, rows: list[dict]) -> None:
-        nonlocal columns
+        nonlocal columns, last_sync
         frame = pd.DataFrame(rows)
         frame["cell"] = cell_id
         frame["cell_rows"] = len(rows)
-        if columns is None:
+        if columns is not None and not set(frame.columns) <= set(columns):
+            # a cell brought new columns: rewrite the file once with the union header (atomic replace)
+            columns = columns + [c for c in frame.columns if c not in columns]
+            old = read_results(out).reindex(columns=columns)
+            tmp = out.with_suffix(out.suffix + ".tmp")
+            old.to_csv(tmp, index=False)
+            os.replace(tmp, out)
+        header = columns is None
+        if header:
             columns = list(frame.columns)
-            header = True
-        else:
-            header = False
-            frame = frame.reindex(columns=columns)
-        text = frame.to_csv(index=False, header=header)
-        with open(out, "a") as fh:  # one write per cell, flushed: a kill cuts at most this cell
+        text = frame.reindex(columns=columns).to_csv(index=False, header=header)
+        with open(out, "a") as fh:  # one write per cell: a kill cuts at most this cell, which is dropped later
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            # flush() already survives a killed process; fsync (survives an OS crash) at most once a second
+            # because thousands of fsyncs would cost more than the cells themselves
+            if time.monotonic() - last_sync > 1.0:
+                os.fsync(fh.fileno())
+                last_sync = time.monotonic()
 
     if todo:
         if dask_address:

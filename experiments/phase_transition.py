@@ -1,0 +1,286 @@
+r"""``phase-transition``: exact recovery of one sparse ReLU neuron from P samples (NETTRIM.md §4).
+
+Instance (seeded by (seed, N, s, P, trial)): x_p ~ N(0, I_N) for p = 1..P (the columns of X), w* with
+N(0, 1) entries on a uniformly random support of size s, y = relu(Xᵀw*), Ω = {p : y_p > 0}. Three
+ε = 0 programs on the same instance:
+
+* ``nettrim``: min ‖w‖₁ s.t. x_pᵀw = y_p on Ω, x_pᵀw ≤ 0 on Ωᶜ (the Net-Trim program, ReLU layer),
+* ``bp``: min ‖w‖₁ s.t. Xᵀw = Xᵀw* (basis pursuit with every sample, linear layer),
+* ``bp_active``: min ‖w‖₁ s.t. x_pᵀw = y_p on Ω only (basis pursuit on the active samples).
+
+All three go through :func:`nettrim.reference.solve` with ``solver="HIGHS"`` (the exact LP; HiGHS
+presolve is switched off because it doubles the time of these small dense LPs and changes nothing in
+the answer). Success: ‖ŵ − w*‖/‖w*‖ < 1e-6. With ``--solver fast`` the programs are solved by the ADMM
+of :mod:`nettrim.fast` instead, and success is judged at the looser :data:`FAST_TOL` (an ADMM stopped at
+eps_abs = eps_rel = 1e-7 is accurate to ~1e-5, not to 1e-12 like a simplex vertex).
+
+The theory (:mod:`nettrim.experiments.theory`) predicts the 50 % point at P ≈ 2δ(s, N) for ``nettrim``
+and ``bp_active`` and P ≈ δ(s, N) for ``bp``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+
+from . import theory
+from ._cli import cell_seed, grid_type
+from .runner import Cell, run_cells
+
+HELP = "sample-complexity phase transitions of one sparse ReLU neuron (Net-Trim vs basis pursuit)"
+
+PROGRAMS = ("nettrim", "bp", "bp_active")
+#: success threshold on ‖ŵ − w*‖/‖w*‖ for exact LP solutions (NETTRIM.md §4)
+EXACT_TOL = 1e-6
+#: success threshold for ADMM solutions: well above their ~1e-5 accuracy at eps_abs = eps_rel = 1e-7 and
+#: well below the error of a wrong support (a failed recovery has relative error ≳ 1e-2 here)
+FAST_TOL = 1e-3
+#: ADMM settings used with --solver fast
+FAST_OPTIONS = dict(eps_abs=1e-7, eps_rel=1e-7, max_iter=20_000)
+#: trials per cell: a cell is (N, s, P, block of trials); 10 trials × 3 programs ≈ 0.1–0.5 s of work,
+#: large enough that joblib and the per-cell CSV write cost nothing, small enough to resume finely
+TRIAL_BLOCK = 10
+
+
+# ----------------------------------------------------------------------------------------------- instances
+def instance(N: int, s: int, P: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The seeded instance: ``X`` (N×P, samples in columns) and the s-sparse ``w_star`` (N,)."""
+    rng = np.random.default_rng(seed)
+    w = np.zeros(N)
+    support = rng.choice(N, size=s, replace=False)
+    w[support] = rng.standard_normal(s)
+    X = rng.standard_normal((N, P))
+    return X, w
+
+
+def _solver(name: str):
+    """The solve function for ``name`` ("highs" or "fast"); None when nettrim.fast has no solve yet."""
+    if name == "highs":
+        from nettrim import reference
+
+        def solve(X, Y, activation):
+            return reference.solve(X, Y, 0.0, activation=activation, solver="HIGHS", presolve=False)
+
+        return solve
+    try:
+        from nettrim.fast import solve as fast_solve
+    except ImportError:
+        return None
+
+    def solve(X, Y, activation):
+        return fast_solve(X, Y, 0.0, activation=activation, **FAST_OPTIONS)
+
+    return solve
+
+
+def solve_program(program: str, X: np.ndarray, w_star: np.ndarray, solve) -> tuple[np.ndarray, str, float]:
+    """Solve one of :data:`PROGRAMS` on the instance; return (ŵ, status, seconds)."""
+    y_lin = X.T @ w_star
+    active = y_lin > 0
+    if program == "nettrim":
+        sol = solve(X, np.maximum(y_lin, 0.0)[None, :], "relu")
+    elif program == "bp":
+        sol = solve(X, y_lin[None, :], "linear")
+    elif program == "bp_active":
+        if not active.any():
+            # no equations: the minimum-ℓ1 point of R^N is 0 (nothing to solve)
+            return np.zeros_like(w_star), "optimal", 0.0
+        sol = solve(X[:, active], y_lin[active][None, :], "linear")
+    else:
+        raise ValueError(f"program must be one of {PROGRAMS}, got {program!r}")
+    return sol.W[:, 0], sol.status, sol.solve_time
+
+
+def run_cell(N: int, s: int, P: int, trials: tuple[int, int], base_seed: int, programs: tuple[str, ...],
+             solver: str) -> list[dict]:
+    """One cell: every program on the instances of trials ``range(*trials)``; one row per (program, trial)."""
+    solve = _solver(solver)
+    if solve is None:
+        raise RuntimeError("--solver fast needs nettrim.fast.solve, which this installation does not have")
+    tol = EXACT_TOL if solver == "highs" else FAST_TOL
+    rows = []
+    for trial in range(*trials):
+        seed = cell_seed(base_seed, N, s, P, trial)
+        X, w = instance(N, s, P, seed)
+        n_active = int(np.count_nonzero(X.T @ w > 0))
+        for program in programs:
+            w_hat, status, seconds = solve_program(program, X, w, solve)
+            err = float(np.linalg.norm(w_hat - w) / np.linalg.norm(w)) if np.all(np.isfinite(w_hat)) else math.inf
+            rows.append(dict(program=program, solver=solver, N=N, s=s, P=P, trial=trial, seed=seed,
+                             success=bool(err < tol), rel_error=err, n_active=n_active, solve_time=seconds,
+                             status=status, nnz=int(np.count_nonzero(np.abs(w_hat) > 1e-9 * np.abs(w).max()))))
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------- grids
+def default_grids(N: int, quick: bool) -> tuple[list[int], list[int]]:
+    """Default s and P grids for one N: 20 values of s up to 0.4 N, 50 values of P up to 2 N.
+
+    At N = 100 that is the issue's grid ``--s 2:40:2 --P 4:200:4``; other N scale it (N = 50: s = 1..20,
+    P = 2:100:2; N = 200: s = 4:80:4, P = 8:400:8). The quick grid keeps 7 values of s and 25 of P.
+    """
+    s_step = max(1, round(N / 50))
+    p_step = max(1, round(N / 25))
+    s_max, p_max = int(0.4 * N), 2 * N
+    if quick:
+        s_vals = list(range(s_step, s_max + 1, max(1, (s_max - s_step) // 6)))
+        p_vals = list(range(2 * p_step, p_max + 1, 2 * p_step))
+    else:
+        s_vals = list(range(s_step, s_max + 1, s_step))
+        p_vals = list(range(p_step, p_max + 1, p_step))
+    return s_vals, p_vals
+
+
+def make_cells(N_values, s_values, P_values, trials: int, base_seed: int, programs, solver: str,
+               quick: bool = False) -> list[Cell]:
+    """Cells (N, s, P, block of ≤ :data:`TRIAL_BLOCK` trials) with ids that name everything that
+    determines their rows, so a rerun into the same folder reuses exactly the matching cells."""
+    cells = []
+    prog = "+".join(programs)
+    for N in N_values:
+        s_grid, p_grid = default_grids(N, quick)
+        s_grid = [s for s in (s_values or s_grid) if s <= N]
+        for s in s_grid:
+            for P in (P_values or p_grid):
+                for start in range(0, trials, TRIAL_BLOCK):
+                    block = (start, min(start + TRIAL_BLOCK, trials))
+                    cid = (f"N={N},s={s},P={P},trials={block[0]}-{block[1] - 1},seed={base_seed},"
+                           f"solver={solver},programs={prog}")
+                    cells.append(Cell(cid, run_cell, (N, s, P, block, base_seed, tuple(programs), solver)))
+    return cells
+
+
+# ----------------------------------------------------------------------------------------------- CLI
+def add_arguments(parser) -> None:
+    parser.add_argument("--N", type=grid_type("--N", minimum=2), default=None,
+                        help="input dimension(s), e.g. 100 or 50,100,200 (default: 50,100,200; --quick: 50)")
+    parser.add_argument("--s", type=grid_type("--s", minimum=1), default=None,
+                        help="sparsities: a value, a list or start:stop:step with stop included "
+                             "(default per N: 20 values up to 0.4 N, e.g. 2:40:2 at N = 100)")
+    parser.add_argument("--P", type=grid_type("--P", minimum=1), default=None,
+                        help="sample counts, same forms (default per N: 50 values up to 2 N, e.g. 4:200:4)")
+    parser.add_argument("--trials", type=int, default=None, help="trials per (N, s, P) (default 20; --quick: 10)")
+    parser.add_argument("--programs", type=lambda t: t.split(","), default=None,
+                        help=f"comma list out of {','.join(PROGRAMS)} (default: all; with --solver fast: nettrim)")
+    parser.add_argument("--solver", choices=("highs", "fast"), default="highs",
+                        help="highs: exact LP through nettrim.reference (default); fast: the ADMM of nettrim.fast "
+                             f"(success at relative error < {FAST_TOL:g}; rows go to phase_transition_fast.csv)")
+    parser.add_argument("--bootstrap", type=int, default=400, help="bootstrap replicates for the P_50 errors")
+
+
+def run(args) -> None:
+    from . import plots
+
+    quick = bool(args.quick)
+    N_values = args.N or ([50] if quick else [50, 100, 200])
+    trials = args.trials or (10 if quick else 20)
+    if trials < 1:
+        raise SystemExit("--trials must be >= 1")
+    programs = tuple(args.programs or (PROGRAMS if args.solver == "highs" else ("nettrim",)))
+    unknown = set(programs) - set(PROGRAMS)
+    if unknown:
+        raise SystemExit(f"--programs: unknown program(s) {sorted(unknown)}; choose from {PROGRAMS}")
+    if args.solver == "fast" and _solver("fast") is None:
+        print("phase-transition: nettrim.fast.solve is not available; --solver fast cannot run", file=sys.stderr)
+        return
+    cells = make_cells(N_values, args.s, args.P, trials, args.seed, programs, args.solver, quick)
+    suffix = "" if args.solver == "highs" else "_fast"
+    out_csv = args.out / f"phase_transition{suffix}.csv"
+    t0 = time.perf_counter()
+    table = run_cells(cells, out_csv, jobs=args.jobs, dask_address=args.dask, label="phase-transition",
+                      progress=args.progress)
+    elapsed = time.perf_counter() - t0
+    ids = {c.id for c in cells}
+    df = table[table["cell"].isin(ids)].copy() if len(table) else table
+    n_lp = len(df)
+    print(f"phase-transition: {len(cells)} cells, {n_lp} solves, {elapsed:.1f} s wall "
+          f"({args.jobs} job(s){', dask' if args.dask else ''}; cells already done were skipped)", file=sys.stderr)
+    if not len(df):
+        return
+    summarize(df, args.figures, suffix=suffix, replicates=args.bootstrap, seed=args.seed, quick=quick)
+
+
+def agreement(df: pd.DataFrame, a: str = "nettrim", b: str = "bp_active") -> tuple[int, int]:
+    """(disagreements, trials) between the success of programs ``a`` and ``b`` on the same instances."""
+    key = ["N", "s", "P", "trial", "seed"]
+    left = df[df["program"] == a][key + ["success"]]
+    right = df[df["program"] == b][key + ["success"]]
+    both = left.merge(right, on=key, suffixes=("_a", "_b"))
+    return int((both["success_a"] != both["success_b"]).sum()), len(both)
+
+
+def p50_table(df: pd.DataFrame, replicates: int = 400, seed: int = 0) -> pd.DataFrame:
+    """One row per (program, N, s): probit P_50 with bootstrap error, next to the predictions."""
+    from ._stats import p50_bootstrap
+
+    rows = []
+    for (program, N, s), g in df.groupby(["program", "N", "s"], sort=True):
+        agg = g.groupby("P")["success"].agg(["sum", "count"]).reset_index()
+        fit = p50_bootstrap(agg["P"], agg["sum"], agg["count"], replicates=replicates,
+                            seed=cell_seed(seed, int(N), int(s)))
+        th = theory.theory(int(s), int(N))
+        if program == "bp":
+            simple, model = th["delta_mc"], th["p50_bp"]
+        else:
+            simple, model = 2 * th["delta_mc"], th["p50_nettrim"]
+        z = (fit["p50"] - simple) / fit["se"] if fit["se"] and np.isfinite(fit["se"]) and fit["se"] > 0 else np.nan
+        rows.append(dict(program=program, N=int(N), s=int(s), trials=int(agg["count"].min()), P50=fit["p50"],
+                         se=fit["se"], ci_lo=fit["lo"], ci_hi=fit["hi"], width=fit["sigma"],
+                         censored=fit["censored"], delta_mc=th["delta_mc"], delta_psi=th["delta_psi"],
+                         sigma_v=th["sigma_v"], predicted=simple,
+                         predicted_label="delta" if program == "bp" else "2*delta",
+                         predicted_mixture=model, z=z, within_2se=bool(abs(z) <= 2) if np.isfinite(z) else False))
+    return pd.DataFrame(rows)
+
+
+def markdown_p50(tab: pd.DataFrame) -> str:
+    """The P_50 table in Markdown: one row per (N, s), the three programs side by side."""
+    def cell(r):
+        if not len(r):
+            return ""
+        r = r.iloc[0]
+        if not np.isfinite(r["P50"]):
+            return {"below": "< grid", "above": "> grid"}.get(r["censored"], "n/a")
+        return f"{r['P50']:.1f} ± {r['se']:.1f}" if np.isfinite(r["se"]) else f"{r['P50']:.1f}"
+
+    lines = ["| N | s | δ (MC) | δ (ψ) | 2δ | P_50 nettrim | P_50 bp_active | P_50 bp | mixture P_50 |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for (N, s), g in tab.groupby(["N", "s"], sort=True):
+        r0 = g.iloc[0]
+        lines.append(f"| {N} | {s} | {r0['delta_mc']:.1f} | {r0['delta_psi']:.1f} | {2 * r0['delta_mc']:.1f} | "
+                     f"{cell(g[g.program == 'nettrim'])} | {cell(g[g.program == 'bp_active'])} | "
+                     f"{cell(g[g.program == 'bp'])} | {theory.p50('nettrim', r0['delta_mc'], r0['sigma_v']):.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def summarize(df: pd.DataFrame, figures, *, suffix: str = "", replicates: int = 400, seed: int = 0,
+              quick: bool = False) -> pd.DataFrame:
+    """Print the P_50 table and the agreement count; write the table (CSV + Markdown) and the figures."""
+    from . import plots
+
+    figures.mkdir(parents=True, exist_ok=True)
+    tab = p50_table(df, replicates=replicates, seed=seed)
+    tag = "_quick" if quick else ""
+    tab.to_csv(figures / f"phase_transition_p50{suffix}{tag}.csv", index=False, float_format="%.4g")
+    md = markdown_p50(tab)
+    (figures / f"phase_transition_p50{suffix}{tag}.md").write_text(
+        "P_50 (probit fit, ± bootstrap standard error) against δ(s, N) and the binomial-mixture prediction\n\n" + md)
+    print(md)
+    for program in sorted(tab["program"].unique()):
+        t = tab[(tab.program == program) & np.isfinite(tab.z)]
+        if len(t):
+            label = t["predicted_label"].iloc[0]
+            print(f"  {program}: P_50 within 2 bootstrap SE of {label} for {int(t.within_2se.sum())}/{len(t)} "
+                  f"(N, s); mean (P_50 - {label}) = {np.mean(t.P50 - t.predicted):+.2f}")
+    if {"nettrim", "bp_active"} <= set(df["program"]):
+        bad, total = agreement(df)
+        print(f"  nettrim vs bp_active: {bad} disagreements in {total} trials")
+    rates = df.groupby("program")["solve_time"].agg(["mean", "count"])
+    for program, r in rates.iterrows():
+        print(f"  {program}: {int(r['count'])} solves, mean {1e3 * r['mean']:.1f} ms per solve")
+    plots.phase_transition_figures(df, tab, figures, suffix=suffix + tag)
+    return tab

@@ -1,0 +1,203 @@
+"""Figures of the phase-transition and cross-check experiments (matplotlib Agg, PNG + PDF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from . import theory  # noqa: E402
+
+__all__ = ["phase_transition_figures", "cross_check_figures", "save"]
+
+#: PNG resolution: sharp on screen, ~100–200 kB per figure
+DPI = 130
+TITLES = {"nettrim": "Net-Trim (ε = 0, ReLU)", "bp": "basis pursuit, all P samples",
+          "bp_active": "basis pursuit, active samples only"}
+COLORS = {"nettrim": "C0", "bp": "C3", "bp_active": "C2"}
+
+
+def save(fig, folder: Path, name: str) -> list[Path]:
+    """Write ``name``.png and ``name``.pdf into ``folder``; close the figure."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
+    fig.savefig(paths[0], dpi=DPI, bbox_inches="tight")
+    fig.savefig(paths[1], bbox_inches="tight")
+    plt.close(fig)
+    return paths
+
+
+def _edges(v: np.ndarray) -> np.ndarray:
+    """Cell edges around grid values (midpoints, extended by half a step at both ends)."""
+    v = np.asarray(v, dtype=float)
+    if v.size == 1:
+        return np.array([v[0] - 0.5, v[0] + 0.5])
+    mid = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
+def _delta_curve(N: int, s_values) -> tuple[np.ndarray, np.ndarray]:
+    s = np.array(sorted(set(int(v) for v in s_values)))
+    return s, np.array([theory.delta_mc(int(v), int(N)) for v in s])
+
+
+# ------------------------------------------------------------------------------------------ phase transition
+def phase_transition_figures(df: pd.DataFrame, tab: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
+    """Heat maps and success curves per N, and P_50 against N, s and the predictions."""
+    paths = []
+    for N, g in df.groupby("N"):
+        paths += heatmaps(g, int(N), folder, suffix)
+        paths += success_curves(g, int(N), folder, suffix)
+    paths += p50_figure(tab, folder, suffix)
+    return paths
+
+
+def heatmaps(df: pd.DataFrame, N: int, folder: Path, suffix: str = "") -> list[Path]:
+    programs = [p for p in ("nettrim", "bp_active", "bp") if p in set(df["program"])]
+    rate = df.groupby(["program", "s", "P"])["success"].mean()
+    trials = int(df.groupby(["program", "s", "P"]).size().min())
+    s_vals = np.sort(df["s"].unique())
+    p_vals = np.sort(df["P"].unique())
+    s_th, d_th = _delta_curve(N, s_vals)
+    fig, axes = plt.subplots(1, len(programs), figsize=(4.6 * len(programs), 4.2), sharey=True,
+                             squeeze=False, constrained_layout=True)
+    for ax, program in zip(axes[0], programs):
+        grid = rate[program].unstack("s").reindex(index=p_vals, columns=s_vals).to_numpy()
+        mesh = ax.pcolormesh(_edges(s_vals), _edges(p_vals), grid, cmap="Greys_r", vmin=0, vmax=1, shading="flat")
+        ax.plot(s_th, 2 * d_th, color="C1", lw=2, label="P = 2δ(s, N)")
+        ax.plot(s_th, d_th, color="C0", lw=2, ls="--", label="P = δ(s, N)")
+        if len(s_vals) > 1 and len(p_vals) > 1 and np.nanmin(grid) < 0.5 < np.nanmax(grid):
+            ax.contour(s_vals, p_vals, grid, levels=[0.5], colors="C3", linewidths=1.5)
+            ax.plot([], [], color="C3", lw=1.5, label="empirical 50 %")  # legend entry for the contour
+        ax.set_title(TITLES[program], fontsize=10)
+        ax.set_xlabel("sparsity s")
+        ax.set_ylim(p_vals[0] - 0.5 * (p_vals[1] - p_vals[0] if len(p_vals) > 1 else 1), _edges(p_vals)[-1])
+    axes[0][0].set_ylabel("samples P")
+    axes[0][0].legend(loc="upper left", fontsize=8, framealpha=0.9)
+    fig.colorbar(mesh, ax=axes[0].tolist(), label="success rate", shrink=0.9)
+    fig.suptitle(f"Exact recovery of an s-sparse neuron, N = {N} ({trials} trials per cell)")
+    return save(fig, folder, f"phase_transition_heatmap_N{N}{suffix}")
+
+
+def success_curves(df: pd.DataFrame, N: int, folder: Path, suffix: str = "", n_panels: int = 4) -> list[Path]:
+    s_vals = np.sort(df["s"].unique())
+    pick = s_vals[np.unique(np.linspace(0, len(s_vals) - 1, min(n_panels, len(s_vals))).round().astype(int))]
+    fig, axes = plt.subplots(1, len(pick), figsize=(3.6 * len(pick), 3.4), sharey=True, squeeze=False,
+                             constrained_layout=True)
+    for ax, s in zip(axes[0], pick):
+        g = df[df["s"] == s]
+        d = theory.delta_mc(int(s), N)
+        sig = theory.sigma_v(int(s), N)
+        P_fine = np.arange(1, int(g["P"].max()) + 1)
+        for program in ("nettrim", "bp_active", "bp"):
+            h = g[g["program"] == program]
+            if not len(h):
+                continue
+            agg = h.groupby("P")["success"].agg(["mean", "count"])
+            err = np.sqrt(agg["mean"] * (1 - agg["mean"]) / agg["count"])
+            # nettrim and bp_active coincide trial by trial: big open circles vs small dots keep both visible
+            style = dict(fmt="o", ms=7, mfc="none") if program == "nettrim" else dict(fmt="o", ms=3)
+            ax.errorbar(agg.index, agg["mean"], yerr=err, color=COLORS[program], alpha=0.85, label=program, **style)
+        ax.plot(P_fine, theory.p_mixture(P_fine, d, sig), color="k", lw=1.2,
+                label="mixture Σ Bin(M;P,½)·p_BP(M)")
+        ax.plot(P_fine, theory.p_bp(P_fine, d, sig), color="k", lw=1.2, ls="--", label="p_BP(P)")
+        ax.axvline(d, color="C0", lw=0.8, ls=":")
+        ax.axvline(2 * d, color="C1", lw=0.8, ls=":")
+        ax.set_title(f"s = {s}: δ = {d:.1f}, σ_V = {sig:.1f}", fontsize=10)
+        ax.set_xlabel("samples P")
+    axes[0][0].set_ylabel("success rate")
+    axes[0][0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"Success rate against the predictions (N = {N}; dotted lines: P = δ and P = 2δ)")
+    return save(fig, folder, f"phase_transition_curves_N{N}{suffix}")
+
+
+def fit_slog(tab: pd.DataFrame) -> float:
+    """Least-squares C in P_50 ≈ C·s·log(N/s) over the finite rows of ``tab``."""
+    t = tab[np.isfinite(tab["P50"])]
+    f = t["s"] * np.log(t["N"] / t["s"])
+    return float((f * t["P50"]).sum() / (f * f).sum()) if len(t) else float("nan")
+
+
+def p50_figure(tab: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
+    programs = [p for p in ("nettrim", "bp") if p in set(tab["program"])]
+    if not programs:
+        return []
+    fig, axes = plt.subplots(1, len(programs) + 1, figsize=(4.8 * (len(programs) + 1), 4.2), squeeze=False,
+                             constrained_layout=True)
+    axes = axes[0]
+    Ns = sorted(tab["N"].unique())
+    for ax, program in zip(axes, programs):
+        t = tab[tab["program"] == program]
+        C = fit_slog(t)
+        factor = 1 if program == "bp" else 2
+        for i, N in enumerate(Ns):
+            u = t[t["N"] == N].sort_values("s")
+            color = f"C{i}"
+            ax.errorbar(u["s"], u["P50"], yerr=u["se"], fmt="o", ms=3.5, color=color, label=f"measured, N = {N}")
+            s_th, d_th = _delta_curve(int(N), u["s"])
+            ax.plot(s_th, factor * d_th, color=color, lw=1.5)
+            s_f = np.linspace(max(1, u["s"].min()), u["s"].max(), 100)
+            ax.plot(s_f, C * s_f * np.log(N / s_f), color=color, lw=1, ls="--")
+        ax.plot([], [], color="k", lw=1.5, label=("δ(s, N)" if factor == 1 else "2δ(s, N)"))
+        ax.plot([], [], color="k", lw=1, ls="--", label=f"C·s·log(N/s), C = {C:.2f}")
+        ax.set_xlabel("sparsity s")
+        ax.set_ylabel("P_50 (probit fit, ± bootstrap SE)")
+        ax.set_title(TITLES[program], fontsize=10)
+        ax.legend(fontsize=7)
+    ax = axes[-1]
+    for program in programs:
+        t = tab[tab["program"] == program]
+        for i, N in enumerate(Ns):
+            u = t[t["N"] == N].sort_values("s")
+            ax.errorbar(u["s"] / N, u["P50"] / u["delta_mc"], yerr=u["se"] / u["delta_mc"],
+                        fmt="o" if program == "nettrim" else "s", ms=3.5, color=f"C{i}", mfc="none" if program == "bp" else None,
+                        label=f"{program}, N = {N}")
+    ax.axhline(2, color="C1", lw=1, label="2 (Net-Trim theory)")
+    ax.axhline(1, color="C0", lw=1, ls="--", label="1 (basis pursuit theory)")
+    ax.set_xlabel("s / N")
+    ax.set_ylabel("P_50 / δ(s, N)")
+    ax.set_title("P_50 in units of the statistical dimension", fontsize=10)
+    ax.legend(fontsize=6.5, ncol=2)
+    fig.suptitle("50 % recovery point: Net-Trim needs 2δ samples, basis pursuit δ")
+    return save(fig, folder, f"phase_transition_p50{suffix}")
+
+
+# ------------------------------------------------------------------------------------------ cross-check
+def cross_check_figures(df: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
+    """Objective of every solver against the reference, and solve time against problem size."""
+    ok = df[np.isfinite(df["objective"]) & np.isfinite(df["ref_objective"])]
+    solvers = [s for s in ("fast", "CLARABEL", "ECOS", "SCS", "HIGHS") if s in set(df["solver"])]
+    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.3), constrained_layout=True)
+    ax = axes[0]
+    markers = {"fast": "o", "CLARABEL": "s", "ECOS": "^", "SCS": "v", "HIGHS": "D"}
+    for i, solver in enumerate(solvers):
+        u = ok[ok["solver"] == solver]
+        rel = np.abs(u["objective"] - u["ref_objective"]) / np.maximum(np.abs(u["ref_objective"]), 1e-300)
+        ax.scatter(u["ref_objective"], np.maximum(rel, 1e-16), s=16, marker=markers.get(solver, "o"),
+                   color=f"C{i}", alpha=0.75, label=solver)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("reference objective ‖U‖₁ (best certified solver)")
+    ax.set_ylabel("|objective − reference| / reference")
+    ax.set_title("Objective against the reference", fontsize=10)
+    ax.legend(fontsize=8)
+    ax = axes[1]
+    for i, solver in enumerate(solvers):
+        u = df[df["solver"] == solver]
+        ax.scatter(u["size"], u["solve_time"], s=16, marker=markers.get(solver, "o"), color=f"C{i}", alpha=0.75,
+                   label=solver)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("problem size N·M·P")
+    ax.set_ylabel("solve time [s] (set-up included)")
+    ax.set_title("Time against problem size", fontsize=10)
+    ax.legend(fontsize=8)
+    n = df["instance"].nunique()
+    fig.suptitle(f"Cross-check of the layer solvers on {n} seeded instances")
+    return save(fig, folder, f"cross_check{suffix}")
