@@ -170,32 +170,57 @@ def p50_figure(tab: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
 
 # ------------------------------------------------------------------------------------------ cross-check
 def cross_check_figures(df: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
-    """Objective of every solver against the reference, and solve time against problem size."""
+    """Fast vs reference objective, every solver's relative objective difference, time against size."""
     ok = df[np.isfinite(df["objective"]) & np.isfinite(df["ref_objective"])]
     solvers = [s for s in ("fast", "CLARABEL", "ECOS", "SCS", "HIGHS") if s in set(df["solver"])]
-    fig, axes = plt.subplots(1, 2, figsize=(10.5, 4.3), constrained_layout=True)
-    ax = axes[0]
     markers = {"fast": "o", "CLARABEL": "s", "ECOS": "^", "SCS": "v", "HIGHS": "D"}
-    for i, solver in enumerate(solvers):
-        u = ok[ok["solver"] == solver]
-        rel = np.abs(u["objective"] - u["ref_objective"]) / np.maximum(np.abs(u["ref_objective"]), 1e-300)
-        ax.scatter(u["ref_objective"], np.maximum(rel, 1e-16), s=16, marker=markers.get(solver, "o"),
-                   color=f"C{i}", alpha=0.75, label=solver)
+    colors = {s: f"C{i}" for i, s in enumerate(("fast", "CLARABEL", "ECOS", "SCS", "HIGHS"))}
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
+
+    ax = axes[0]
+    main = "fast" if "fast" in solvers else next((s for s in ("SCS", "ECOS") if s in solvers), solvers[0])
+    u = ok[ok["solver"] == main]
+    for act, m in (("relu", "o"), ("linear", "s")):
+        v = u[u["activation"] == act]
+        bad = v["disagree"].astype(bool)
+        ax.scatter(v.loc[~bad, "ref_objective"], v.loc[~bad, "objective"], s=18, marker=m, color=colors[main],
+                   alpha=0.75, label=f"{act} layers")
+        if bad.any():
+            ax.scatter(v.loc[bad, "ref_objective"], v.loc[bad, "objective"], s=40, marker=m, facecolor="none",
+                       edgecolor="C3", label=f"{act}: disagreement")
+    lim = [ok["ref_objective"].min() * 0.8, ok["ref_objective"].max() * 1.25]
+    ax.plot(lim, lim, color="k", lw=0.8, label="equal objectives")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("reference objective ‖U‖₁ (best certified solver)")
-    ax.set_ylabel("|objective − reference| / reference")
-    ax.set_title("Objective against the reference", fontsize=10)
+    ax.set_xlabel("reference objective ‖U‖₁ (HIGHS at ε = 0, else CLARABEL)")
+    ax.set_ylabel(f"{main} objective ‖U‖₁")
+    ax.set_title(f"{main} against the reference", fontsize=10)
     ax.legend(fontsize=8)
+
     ax = axes[1]
-    for i, solver in enumerate(solvers):
-        u = df[df["solver"] == solver]
-        ax.scatter(u["size"], u["solve_time"], s=16, marker=markers.get(solver, "o"), color=f"C{i}", alpha=0.75,
-                   label=solver)
+    for solver in solvers:
+        u = ok[(ok["solver"] == solver) & (ok["solver"] != ok["ref_solver"])]
+        if not len(u):
+            continue
+        ax.scatter(u["size"] * np.exp(0.08 * (solvers.index(solver) - 2)), np.maximum(u["rel_obj_diff"], 1e-16),
+                   s=16, marker=markers[solver], color=colors[solver], alpha=0.75, label=solver)
+    ax.axhline(1e-16, color="0.7", lw=0.6)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("problem size N·M·P")
-    ax.set_ylabel("solve time [s] (set-up included)")
+    ax.set_ylabel("|objective − reference| / reference  (floored at 1e-16)")
+    ax.set_title("Objective agreement (the reference solver itself left out)", fontsize=10)
+    ax.legend(fontsize=8)
+
+    ax = axes[2]
+    for solver in solvers:
+        u = df[df["solver"] == solver]
+        ax.scatter(u["size"] * np.exp(0.08 * (solvers.index(solver) - 2)), u["solve_time"], s=16,
+                   marker=markers[solver], color=colors[solver], alpha=0.75, label=solver)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("problem size N·M·P")
+    ax.set_ylabel("solve time [s] (CVXPY compile included)")
     ax.set_title("Time against problem size", fontsize=10)
     ax.legend(fontsize=8)
     n = df["instance"].nunique()
