@@ -65,32 +65,43 @@ def probit_fit(P, k, n, *, sigma_min: float | None = None, iterations: int = 60)
     mu0 = P[first]
     b = np.full(k.shape[:-1], h / (2.0 * (sigma_min * 4.0)))
     a = (c - mu0) / h * b
-    ll = _loglik(a[..., None] + b[..., None] * x, k, n)
+    shape = a.shape
+    a, b, k2, n2 = a.ravel().copy(), b.ravel().copy(), k.reshape(-1, x.size), n.reshape(-1, x.size)
+    ll = _loglik(a[:, None] + b[:, None] * x, k2, n2)
+    active = np.ones(a.shape, dtype=bool)      # data sets still moving
     for _ in range(iterations):
-        z = a[..., None] + b[..., None] * x
+        i = np.flatnonzero(active)
+        if not i.size:
+            break
+        ki, ni = k2[i], n2[i]
+        z = a[i, None] + b[i, None] * x
         r_pos, r_neg = _mills(z), _mills(-z)
-        d = k * r_pos - (n - k) * r_neg          # dℓ/dz per grid point
-        w = n * r_pos * r_neg                    # Fisher information per grid point
+        d = ki * r_pos - (ni - ki) * r_neg       # dℓ/dz per grid point
+        w = ni * r_pos * r_neg                   # Fisher information per grid point
         g0, g1 = d.sum(-1), (d * x).sum(-1)
         h00, h01, h11 = w.sum(-1), (w * x).sum(-1), (w * x * x).sum(-1)
         det = h00 * h11 - h01 ** 2
         det = np.where(det > 1e-300, det, np.inf)
         da, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
-        step = np.ones_like(a)
-        for _ in range(30):                      # halve until the log-likelihood does not decrease
-            a_new = a + step * da
-            b_new = np.clip(b + step * db, b_min, b_max)
-            ll_new = _loglik(a_new[..., None] + b_new[..., None] * x, k, n)
-            bad = ll_new < ll - 1e-12
-            if not bad.any():
+        step = np.ones(i.size)
+        accepted = np.zeros(i.size, dtype=bool)
+        a_new, b_new, ll_new = a[i].copy(), b[i].copy(), ll[i].copy()
+        for _ in range(20):                      # halve until the log-likelihood does not decrease
+            j = ~accepted
+            a_try = a[i][j] + step[j] * da[j]
+            b_try = np.clip(b[i][j] + step[j] * db[j], b_min, b_max)
+            ll_try = _loglik(a_try[:, None] + b_try[:, None] * x, ki[j], ni[j])
+            ok = ll_try >= ll[i][j] - 1e-12
+            jj = np.flatnonzero(j)[ok]
+            a_new[jj], b_new[jj], ll_new[jj] = a_try[ok], b_try[ok], ll_try[ok]
+            accepted[jj] = True
+            step[np.flatnonzero(j)[~ok]] /= 2
+            if accepted.all():
                 break
-            step = np.where(bad, step / 2, step)
-        moved = np.maximum(np.abs(a_new - a), np.abs(b_new - b))
-        a = np.where(bad, a, a_new)
-        b = np.where(bad, b, b_new)
-        ll = np.where(bad, ll, ll_new)
-        if np.all(bad | (moved < 1e-9)):
-            break
+        moved = np.maximum(np.abs(a_new - a[i]), np.abs(b_new - b[i]))
+        a[i], b[i], ll[i] = a_new, b_new, ll_new
+        active[i] = accepted & (moved > 1e-9)   # no ascent step left, or converged: done
+    a, b = a.reshape(shape), b.reshape(shape)
     mu = c - a * h / b
     sigma = h / b
     mu = np.where(valid, mu, np.nan)

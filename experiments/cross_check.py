@@ -82,7 +82,7 @@ def families(quick: bool) -> list[Spec]:
     largest sizes only a subset is kept, since one CVXPY compile of a 200×50×2000 layer takes tens of
     seconds per solver.
     """
-    small = [(20, 1, 10), (20, 1, 60), (50, 10, 30)] if not quick else [(12, 1, 8), (12, 1, 40), (20, 4, 60)]
+    small = [(20, 1, 10), (20, 1, 60), (50, 10, 30)] if not quick else [(12, 1, 8), (20, 4, 60)]
     medium = [(50, 10, 200)] if not quick else []
     large = [(100, 20, 500), (200, 50, 2000)] if not quick else []
     kinds = [("relu", False, False), ("relu", True, False), ("relu", False, True), ("relu", True, True),

@@ -203,7 +203,28 @@ def run(args) -> None:
           f"({args.jobs} job(s){', dask' if args.dask else ''}; cells already done were skipped)", file=sys.stderr)
     if not len(df):
         return
+    if args.solver == "fast":
+        compare_with_exact(df, args.out / "phase_transition.csv")
     summarize(df, args.figures, suffix=suffix, replicates=args.bootstrap, seed=args.seed, quick=quick)
+
+
+def compare_with_exact(fast: pd.DataFrame, exact_csv) -> pd.DataFrame | None:
+    """Join ADMM rows with exact-LP rows of the same instances (same seeds) and print the disagreements."""
+    from .runner import read_results
+
+    exact = read_results(exact_csv)
+    if not len(exact):
+        print(f"  no exact-LP results in {exact_csv} to compare the ADMM with (run without --solver fast first)")
+        return None
+    key = ["program", "N", "s", "P", "trial", "seed"]
+    both = fast.merge(exact[key + ["success", "rel_error"]], on=key, suffixes=("", "_exact"))
+    bad = both[both["success"] != both["success_exact"]]
+    print(f"  ADMM vs exact LP on {len(both)} common instances: {len(bad)} disagreement(s) in success "
+          f"(ADMM threshold {FAST_TOL:g}, LP threshold {EXACT_TOL:g})")
+    for _, r in bad.iterrows():
+        print(f"    {r['program']} N={r['N']} s={r['s']} P={r['P']} trial={r['trial']}: ADMM error {r['rel_error']:.1e} "
+              f"({r['status']}), LP error {r['rel_error_exact']:.1e}")
+    return both
 
 
 def agreement(df: pd.DataFrame, a: str = "nettrim", b: str = "bp_active") -> tuple[int, int]:
@@ -281,8 +302,11 @@ def summarize(df: pd.DataFrame, figures, *, suffix: str = "", replicates: int = 
     if {"nettrim", "bp_active"} <= set(df["program"]):
         bad, total = agreement(df)
         print(f"  nettrim vs bp_active: {bad} disagreements in {total} trials")
-    rates = df.groupby("program")["solve_time"].agg(["mean", "count"])
-    for program, r in rates.iterrows():
-        print(f"  {program}: {int(r['count'])} solves, mean {1e3 * r['mean']:.1f} ms per solve")
+    for program, g in df.groupby("program"):
+        cpu = f", CPU {1e3 * g['cpu_time'].mean():.1f} ms" if "cpu_time" in g and g["cpu_time"].notna().all() else ""
+        print(f"  {program}: {len(g)} solves, mean wall {1e3 * g['solve_time'].mean():.1f} ms{cpu} per solve")
+    if "cpu_time" in df and df["cpu_time"].notna().all():
+        # load-independent cost: the CPU seconds of all solves, spread over two idle cores
+        print(f"  all solves: {df['cpu_time'].sum():.0f} CPU s in total = {df['cpu_time'].sum() / 2:.0f} s on 2 idle cores")
     plots.phase_transition_figures(df, tab, figures, suffix=suffix + tag)
     return tab
