@@ -1,0 +1,238 @@
+"""The ADMM solver (nettrim.fast): agreement with the exact reference, honesty of its status, certificates."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import nettrim
+import nettrim.reference as ref
+from nettrim import fast
+from nettrim.fast._linalg import CholeskyStep, WoodburyStep
+from nettrim.fast._linear import reduce_linear
+from nettrim.fast._project import Projector
+
+
+def make_layer(N, M, P, activation="relu", gain=0.05, seed=0, bias=False, nonzero_v=False, sparse=None):
+    """A seeded random layer: X Gaussian (last row ones with a bias), W0 Gaussian (or s-sparse columns)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, P))
+    if bias:
+        X[-1] = 1.0
+    W0 = rng.standard_normal((N, M)) / np.sqrt(N)
+    if sparse is not None:
+        for m in range(M):
+            W0[rng.permutation(N)[sparse:], m] = 0.0
+    Z = W0.T @ X
+    Y = np.maximum(Z, 0.0) if activation == "relu" else Z
+    V = None
+    if nonzero_v:
+        # a cascade-like threshold: the original response on the inactive set plus a margin
+        V = np.where(Y > 0, 0.0, Z + 0.1 * np.abs(rng.standard_normal(Z.shape)))
+    return X, Y, gain * float(np.linalg.norm(Y)), V
+
+
+# (N, M, P, activation, gain, bias, nonzero V, sparse W0): relu and linear, eps = 0 and eps > 0, bias rows,
+# P < N and P > N, nonzero V; each with its own seed below.
+CASES = [
+    (30, 5, 80, "relu", 0.05, False, False, None),
+    (30, 5, 80, "relu", 0.0, False, False, None),
+    (30, 5, 80, "relu", 0.2, True, False, None),
+    (30, 5, 20, "relu", 0.05, True, False, None),
+    (40, 4, 25, "relu", 0.0, True, False, None),
+    (30, 5, 80, "relu", 0.1, False, True, None),
+    (30, 5, 80, "relu", 0.0, False, True, None),
+    (25, 3, 15, "relu", 0.1, False, True, None),
+    (40, 3, 120, "relu", 0.0, False, False, 4),
+    (40, 3, 120, "relu", 0.02, True, False, 4),
+    (20, 6, 60, "relu", 0.01, False, False, None),
+    (60, 2, 40, "relu", 0.3, False, False, None),
+    (30, 5, 80, "linear", 0.05, False, False, None),
+    (30, 5, 80, "linear", 0.0, False, False, None),
+    (30, 5, 20, "linear", 0.1, False, False, None),
+    (30, 5, 20, "linear", 0.0, True, False, None),
+    (25, 4, 60, "linear", 0.2, True, False, None),
+    (40, 3, 120, "linear", 0.0, False, False, 4),
+    (40, 3, 30, "linear", 0.05, False, False, 4),
+    (15, 8, 50, "linear", 0.01, False, False, None),
+    (1, 1, 30, "relu", 0.05, False, False, None),
+    (50, 1, 90, "relu", 0.0, False, False, 5),
+]
+
+
+@pytest.mark.parametrize("case", range(len(CASES)))
+def test_agrees_with_reference(case):
+    N, M, P, act, gain, bias, nonzero_v, sparse = CASES[case]
+    X, Y, eps, V = make_layer(N, M, P, act, gain, seed=100 + case, bias=bias, nonzero_v=nonzero_v, sparse=sparse)
+    sol = fast.solve(X, Y, eps, activation=act, V=V)
+    exact = ref.solve(X, Y, eps, activation=act, V=V, solver="HIGHS" if eps == 0 else "CLARABEL")
+    assert exact.status == "optimal"
+    assert sol.status == "optimal", sol.summary()
+    lp = nettrim.layer_problem(X, Y, eps, activation=act, V=V)
+    assert sol.violation == pytest.approx(lp.violation(sol.W), abs=1e-15)   # recomputed, not claimed
+    assert sol.violation <= 1e-5
+    assert abs(sol.objective - exact.objective) <= 1e-4 * max(exact.objective, 1e-12)
+    assert -1e-5 <= sol.gap <= 1e-3
+    # the certificate is a true lower bound: the reference optimum is not below the dual value
+    assert lp.dual_objective(sol.dual) <= exact.objective * (1 + 1e-7) + 1e-9
+    assert np.max(np.abs(X @ sol.dual.T)) <= 1 + 1e-9
+    if act == "relu":
+        assert np.all(sol.dual[lp.inactive] >= 0)
+
+
+def test_unconverged_run_is_not_optimal():
+    X, Y, eps, V = make_layer(30, 5, 80, "relu", 0.05, seed=7)
+    for max_iter in (1, 2, 5, 10, 20):
+        sol = fast.solve(X, Y, eps, max_iter=max_iter)
+        assert sol.iterations == max_iter
+        assert sol.violation > fast.VIOLATION_TOL          # these iterates are infeasible ...
+        assert sol.status != "optimal"                       # ... and the status says so
+        assert sol.status == "max_iter"
+
+
+def test_status_matches_recomputed_violation():
+    """Whatever the settings, 'optimal' implies a recomputed violation within eps_violation."""
+    X, Y, eps, V = make_layer(30, 5, 40, "relu", 0.05, seed=8, bias=True)
+    lp = nettrim.layer_problem(X, Y, eps)
+    for kw in (dict(eps_abs=1e-2, eps_rel=1e-2), dict(eps_violation=1e-3, eps_rel=1e-3), dict(alpha=1.0),
+               dict(rho=100.0, adaptive_rho=False, max_iter=300), dict(rho=0.01, max_iter=500)):
+        sol = fast.solve(X, Y, eps, **kw)
+        tol = kw.get("eps_violation", fast.VIOLATION_TOL)
+        assert sol.violation == lp.violation(sol.W)
+        assert (sol.status == "optimal") <= (sol.violation <= tol)
+
+
+def test_returned_weights_are_exactly_sparse():
+    X, Y, eps, _ = make_layer(40, 3, 120, "relu", 0.02, seed=9, sparse=4)
+    sol = fast.solve(X, Y, eps)
+    assert sol.optimal
+    assert sol.nnz < 0.5 * sol.W.size   # exact zeros, not tiny values
+    exact = ref.solve(X, Y, eps)
+    assert sol.nnz <= np.count_nonzero(np.abs(exact.W) > 1e-6 * np.abs(exact.W).max()) + 2
+
+
+def test_warm_start_from_solution_and_from_weights():
+    X, Y, eps, _ = make_layer(30, 5, 80, "relu", 0.05, seed=10)
+    cold = fast.solve(X, Y, eps)
+    again = fast.solve(X, Y, eps, warm_start=cold)           # W and duals restored
+    assert again.optimal and again.iterations <= 10 < cold.iterations
+    assert again.objective == pytest.approx(cold.objective, rel=1e-5)
+    # an epsilon path: warm-starting the next epsilon from the previous answer saves iterations
+    nxt_cold = fast.solve(X, Y, 1.1 * eps)
+    nxt_warm = fast.solve(X, Y, 1.1 * eps, warm_start=cold)
+    assert nxt_warm.optimal and nxt_warm.iterations < nxt_cold.iterations
+    assert nxt_warm.objective == pytest.approx(nxt_cold.objective, rel=1e-4)
+    from_w = fast.solve(X, Y, eps, warm_start=cold.W)         # weights only, zero duals
+    assert from_w.optimal and from_w.objective == pytest.approx(cold.objective, rel=1e-4)
+
+
+def test_callback_and_history():
+    X, Y, eps, _ = make_layer(20, 3, 50, "relu", 0.05, seed=11)
+    seen = []
+    sol = fast.solve(X, Y, eps, callback=lambda W: seen.append(W.shape))
+    assert len(seen) == sol.iterations and set(seen) == {(20, 3)}
+    hist = sol.info["history"]
+    assert len(hist["r_prim"]) == len(hist["iteration"]) >= 1
+    # the residual test held at the last check of a converged run
+    if not sol.info["polished"]:
+        assert hist["r_prim"][-1] <= hist["eps_prim"][-1] and hist["r_dual"][-1] <= hist["eps_dual"][-1]
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+@pytest.mark.parametrize("rho", [0.3, 30.0])
+def test_any_rho_converges(rho, adaptive):
+    X, Y, eps, _ = make_layer(30, 4, 70, "relu", 0.05, seed=12)
+    exact = ref.solve(X, Y, eps)
+    sol = fast.solve(X, Y, eps, rho=rho, adaptive_rho=adaptive, max_iter=20000)
+    assert sol.optimal
+    assert sol.objective == pytest.approx(exact.objective, rel=1e-4)
+
+
+def test_bad_settings_raise_clear_errors():
+    X, Y, eps, _ = make_layer(10, 2, 20, "relu", 0.05, seed=13)
+    with pytest.raises(ValueError, match="eps_abs"):
+        fast.solve(X, Y, eps, eps_abs=-1)
+    with pytest.raises(ValueError, match="both be 0"):
+        fast.solve(X, Y, eps, eps_abs=0, eps_rel=0)
+    with pytest.raises(ValueError, match="max_iter"):
+        fast.solve(X, Y, eps, max_iter=0)
+    with pytest.raises(TypeError, match="max_iter"):
+        fast.solve(X, Y, eps, max_iter=2.5)
+    with pytest.raises(ValueError, match="rho"):
+        fast.solve(X, Y, eps, rho=0)
+    with pytest.raises(ValueError, match="alpha"):
+        fast.solve(X, Y, eps, alpha=2.0)
+    with pytest.raises(TypeError, match="adaptive_rho"):
+        fast.solve(X, Y, eps, adaptive_rho="yes")
+    with pytest.raises(ValueError, match="warm_start"):
+        fast.solve(X, Y, eps, warm_start=np.zeros((3, 3)))
+    with pytest.raises(TypeError, match="callback"):
+        fast.solve(X, Y, eps, callback=3)
+    with pytest.raises(ValueError, match="epsilon"):
+        fast.solve(X, Y, -1.0)
+    with pytest.raises(ValueError, match="V"):
+        fast.solve(X, Y, eps, activation="linear", V=np.zeros_like(Y))
+
+
+def test_woodbury_and_cholesky_steps_agree():
+    rng = np.random.default_rng(14)
+    X = rng.standard_normal((30, 12)) / 3
+    B, Ct = rng.standard_normal((4, 12)), rng.standard_normal((4, 30))
+    T1, T2 = np.empty((4, 12)), np.empty((4, 12))
+    W1, W2 = CholeskyStep(X)(B, Ct, T1), WoodburyStep(X)(B, Ct, T2)
+    direct = np.linalg.solve(X @ X.T + np.eye(30), X @ B.T + Ct.T)
+    np.testing.assert_allclose(W1.T, direct, atol=1e-10)
+    np.testing.assert_allclose(W2.T, direct, atol=1e-10)
+    np.testing.assert_allclose(T1, direct.T @ X, atol=1e-10)
+    np.testing.assert_allclose(T2, direct.T @ X, atol=1e-10)   # T = B − Hᵀ without a GEMM
+
+
+def test_projection_is_the_nearest_point_of_C():
+    rng = np.random.default_rng(15)
+    Y = np.maximum(rng.standard_normal((4, 30)), 0)
+    V = np.where(Y > 0, 0.0, 0.3 * rng.standard_normal(Y.shape))
+    eps = 0.5
+    proj = Projector(Y, eps, Y > 0, V)
+    lp = nettrim.layer_problem(rng.standard_normal((2, 30)), Y, eps, V=V)  # for residuals_of_response
+    for _ in range(20):
+        Z = 2 * rng.standard_normal(Y.shape)
+        P = proj(Z.copy())
+        ball, excess = lp.residuals_of_response(P)
+        assert ball <= eps * (1 + 1e-12) and excess <= 1e-12
+        # variational inequality <Z − P, C − P> <= 0 for points C of the set
+        for _ in range(20):
+            Cpt = proj(P + 0.5 * rng.standard_normal(Y.shape))
+            assert np.sum((Z - P) * (Cpt - P)) <= 1e-9
+
+
+def test_linear_reduction_preserves_the_program():
+    rng = np.random.default_rng(16)
+    X = rng.standard_normal((10, 40))
+    Y = rng.standard_normal((3, 40))
+    eps = 0.9 * np.linalg.norm(Y)
+    red = reduce_linear(X, Y, eps)
+    U = rng.standard_normal((10, 3))
+    full = np.linalg.norm(U.T @ X - Y) ** 2
+    reduced = np.linalg.norm(U.T @ red.X - red.Y) ** 2 + red.y_perp_norm ** 2
+    assert full == pytest.approx(reduced, rel=1e-10)
+    lp = nettrim.layer_problem(X, Y, eps, activation="linear")
+    lam_r = rng.standard_normal((3, 10))
+    lam = red.lift_dual(lam_r, Y)
+    np.testing.assert_allclose(X @ lam.T, red.X @ lam_r.T, atol=1e-10)
+    reduced_dual = -np.sum(lam_r * red.Y) - red.epsilon * np.linalg.norm(lam_r)
+    assert lp.dual_objective(lam) == pytest.approx(reduced_dual, rel=1e-10)
+
+
+def test_paper_admm_is_honest():
+    X, Y, eps, _ = make_layer(30, 5, 80, "relu", 0.05, seed=17)
+    lp = nettrim.layer_problem(X, Y, eps)
+    exact = ref.solve(X, Y, eps)
+    for rho in (1.0, 30.0):
+        sol = fast.paper_admm(X, Y, eps, rho=rho)
+        assert sol.violation == lp.violation(sol.W)
+        assert (sol.status == "optimal") == (sol.violation <= fast.VIOLATION_TOL) or sol.status == "max_iter"
+        assert sol.objective == pytest.approx(exact.objective, rel=2e-2)   # close, not exact
+    short = fast.paper_admm(X, Y, eps, max_iter=5)
+    assert short.status == "max_iter"
+    with pytest.raises(ValueError, match="rho"):
+        fast.paper_admm(X, Y, eps, rho=-1)
