@@ -61,7 +61,8 @@ SOLVERS = ("fast", "reference", "clarabel", "ecos", "scs")
 LAST_ACTIVATIONS = ("linear", "relu")
 
 #: Interior-point answers (the reference) are not exactly sparse: their "zeros" sit near 1e-8·max|W|
-#: (Clarabel's default tolerances are 1e-8). Entries below this fraction of max|W| are set to exact zeros;
+#: (Clarabel's default tolerances are 1e-8). Entries below this fraction of max|W| (or of the original
+#: layer's max|W̃|, if larger) are set to exact zeros;
 #: the report's violation is recomputed afterwards. The ADMM ("fast") returns exact zeros and is not touched.
 REFERENCE_ZERO_TOL = 1e-6
 
@@ -273,13 +274,32 @@ def _solve_layer(Xc, Yc, eps, activation, V, solver, warm, options):
             from nettrim import reference
 
             backend = "CLARABEL" if solver == "reference" else solver.upper()
-            sol = reference.solve(Xc, Yc, eps, activation=activation, V=V, solver=backend, **options)
+            sol = _reference_scaled(reference, Xc, Yc, eps, activation, V, backend, options)
         elapsed = time.perf_counter() - t0
         peak = tracemalloc.get_traced_memory()[1] / 2**20
     finally:
         if own_trace:
             tracemalloc.stop()
     return sol, elapsed, peak
+
+
+def _reference_scaled(reference, Xc, Yc, eps, activation, V, backend, options) -> Solution:
+    r"""Reference solve on unit-scale data, mapped back.
+
+    Conic solvers use absolute tolerances, so a layer deep inside a link-normalized network (signals of
+    order 1e-5) would be solved to no relative accuracy. With :math:`a = \max|X|` and
+    :math:`b = \|Y\|_F/\sqrt{MP}`, :math:`U^\top X \approx Y \iff (U a/b)^\top (X/a) \approx Y/b`, and
+    :math:`\|U\|_1` scales by the constant a/b, so :math:`\hat U = (b/a)\,\hat U'` with the same support.
+    The relative violation and gap are scale-free.
+    """
+    a = float(np.abs(Xc).max()) or 1.0
+    b = float(np.linalg.norm(Yc)) / np.sqrt(Yc.size) or 1.0
+    sol = reference.solve(Xc / a, Yc / b, eps / b, activation=activation, V=None if V is None else V / b,
+                          solver=backend, **options)
+    W = sol.W * (b / a)
+    return Solution(W=W, status=sol.status, objective=float(np.abs(W).sum()), violation=sol.violation,
+                    gap=sol.gap, iterations=sol.iterations, solve_time=sol.solve_time, solver=sol.solver,
+                    dual=None, info=dict(sol.info, scale_x=a, scale_y=b))
 
 
 def _solve_layer_pinned(*args):
@@ -424,13 +444,13 @@ def prune_network(weights, biases, X, *, epsilon=0.05, mode="parallel", gamma=1.
             sol, el, peak = _solve_layer(Xc, targets[i], eps_i, acts[i], V, solver, Wt[i], solver_options)
             results[i] = (sol, el, peak, eps_i, Xc)
             V_used[i] = V
-            Uhat = _clean(sol.W, solver)
+            Uhat = _clean(sol.W, solver, Wt[i])
             H = Uhat.T @ Xc
             H = (np.maximum(H, 0.0) if acts[i] == "relu" else H).T
 
     new_W, new_b, rows, sols = [], ([] if biased else None), [], []
     for i, (sol, el, peak, eps_i, Xc) in enumerate(results):
-        U = _clean(sol.W, solver)
+        U = _clean(sol.W, solver, Wt[i])
         n_in = Ws[i].shape[0]
         new_W.append(U[:n_in].copy())
         if biased:
@@ -463,13 +483,15 @@ def prune_network(weights, biases, X, *, epsilon=0.05, mode="parallel", gamma=1.
                          solutions=sols)
 
 
-def _clean(W: np.ndarray, solver: str) -> np.ndarray:
+def _clean(W: np.ndarray, solver: str, original: np.ndarray) -> np.ndarray:
     """The solver's W with NaNs (no answer) replaced by zeros, so that the report and forward still work,
-    and, for the interior-point reference, entries below :data:`REFERENCE_ZERO_TOL`·max|W| set to zero."""
+    and, for the interior-point reference, entries below :data:`REFERENCE_ZERO_TOL` times the larger of
+    max|W| and the original layer's max|W̃| set to zero (the latter catches an answer that is all ~0)."""
     W = np.asarray(W, dtype=float)
     W = np.where(np.isfinite(W), W, 0.0)
     if solver != "fast" and W.size:
-        W = np.where(np.abs(W) > REFERENCE_ZERO_TOL * np.abs(W).max(), W, 0.0)
+        scale = max(np.abs(W).max(), np.abs(original).max())
+        W = np.where(np.abs(W) > REFERENCE_ZERO_TOL * scale, W, 0.0)
     return W
 
 

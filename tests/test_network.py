@@ -1,0 +1,241 @@
+"""prune_network: Proposition 1 per layer, the consistency theorems, cascade feasibility, the report, errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import nettrim
+from nettrim import layer_problem
+from nettrim.network import REPORT_COLUMNS, forward, link_normalize, magnitude_prune, prune_network
+
+# The reference (CLARABEL) returns answers feasible to ~1e-8 relative; the bounds below allow this much
+# relative slack (see nettrim.reference.VIOLATION_TOL).
+TOL = 1e-6
+
+
+def random_net(seed=0, sizes=(6, 12, 8, 3), P=60, bias=True):
+    """A random ReLU network (He-scaled, so hidden layers have a healthy mix of active/inactive units)."""
+    rng = np.random.default_rng(seed)
+    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [0.1 * rng.standard_normal(b) for b in sizes[1:]] if bias else None
+    X = rng.standard_normal((P, sizes[0]))
+    return Ws, bs, X
+
+
+def augmented(W, b):
+    return W if b is None else np.vstack([W, b[None, :]])
+
+
+def test_forward_matches_scikit_learn():
+    from sklearn.datasets import load_digits
+    from sklearn.neural_network import MLPClassifier
+
+    d = load_digits()
+    X, y = d.data[:300] / 16, d.target[:300]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = MLPClassifier((12, 7), activation="relu", max_iter=30, random_state=0).fit(X, y)
+    Z = forward(clf.coefs_, clf.intercepts_, X)
+    assert np.array_equal(np.argmax(Z, axis=1), clf.predict(X))
+    # the softmax of the logits is scikit-learn's predict_proba
+    P = np.exp(Z - Z.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(P / P.sum(axis=1, keepdims=True), clf.predict_proba(X), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_parallel_proposition_1_per_layer(bias):
+    """Parallel: every layer alone, fed the ORIGINAL signal, stays within ε_ℓ = epsilon·‖Y⁽ℓ⁾‖ of Y⁽ℓ⁾."""
+    Ws, bs, X = random_net(1, bias=bias)
+    eps = 0.1
+    net = prune_network(Ws, bs, X, epsilon=eps, mode="parallel", solver="reference")
+    Y = forward(Ws, bs, X, return_all=True)
+    for i in range(len(Ws)):
+        Z = Y[i] @ net.weights[i] + (net.biases[i] if bias else 0.0)
+        Z = np.maximum(Z, 0) if i < len(Ws) - 1 else Z
+        err = np.linalg.norm(Z - Y[i + 1])
+        assert err <= eps * np.linalg.norm(Y[i + 1]) * (1 + TOL)
+        assert err == pytest.approx(net.report["layer_rel_error"].iloc[i] * np.linalg.norm(Y[i + 1]), rel=1e-9)
+        # the ℓ1 norm cannot grow: the original layer is feasible
+        assert np.abs(augmented(net.weights[i], net.biases[i] if bias else None)).sum() \
+            <= np.abs(augmented(Ws[i], bs[i] if bias else None)).sum() * (1 + TOL)
+    assert net.kept < 1.0  # something was pruned
+    assert (net.report["status"] == "optimal").all()
+
+
+def test_link_normalize_preserves_the_function_up_to_scale():
+    Ws, bs, X = random_net(2)
+    W2, b2, s = link_normalize(Ws, bs)
+    for W, b in zip(W2, b2):
+        assert np.abs(W).sum() + np.abs(b).sum() == pytest.approx(1.0, rel=1e-12)
+    np.testing.assert_allclose(forward(W2, b2, X), s * forward(Ws, bs, X), rtol=1e-10, atol=1e-14)
+    Y, Y2 = forward(Ws, bs, X, return_all=True), forward(W2, b2, X, return_all=True)
+    scales = [np.abs(Y2[i]).max() / np.abs(Y[i]).max() for i in range(1, len(Y))]
+    assert scales[-1] == pytest.approx(s) and all(np.diff(np.log(scales)) < 0)  # every c_ℓ < 1 here
+
+
+@pytest.mark.parametrize("eps", [0.05, 0.3])
+def test_consistency_bounds_on_link_normalized_network(eps):
+    """‖Ŷ⁽ℓ⁾ − Y⁽ℓ⁾‖ ≤ Σ_{j≤ℓ} ε_j (parallel) and ≤ ε₁ √(γ^{ℓ-1}) (cascade), on the calibration data."""
+    Ws, bs, X = random_net(3, sizes=(5, 10, 10, 8, 3), P=50)
+    W, b, _ = link_normalize(Ws, bs)
+    Y = forward(W, b, X, return_all=True)
+    gamma = 1.1
+    for mode in ("parallel", "cascade"):
+        net = prune_network(W, b, X, epsilon=eps, mode=mode, gamma=gamma, solver="reference")
+        assert (net.report["status"] == "optimal").all()
+        Yh = net.forward(X, return_all=True)
+        e = net.report["epsilon"].to_numpy()
+        for ell in range(1, len(W) + 1):
+            measured = np.linalg.norm(Yh[ell] - Y[ell])
+            bound = e[:ell].sum() if mode == "parallel" else e[0] * np.sqrt(gamma ** (ell - 1))
+            assert 0 < measured <= bound * (1 + TOL), (mode, ell, measured, bound)
+
+
+def test_cascade_never_makes_a_layer_infeasible():
+    """With V = W_ℓᵀŶ⁽ℓ⁻¹⁾ and ε_ℓ² = γ Σ_Ω(...)², the original layer is feasible for its cascade program."""
+    Ws, bs, X = random_net(4, sizes=(6, 14, 10, 4), P=70)
+    gamma = 1.1
+    net = prune_network(Ws, bs, X, epsilon=0.2, mode="cascade", gamma=gamma, solver="reference")
+    assert (net.report["status"] == "optimal").all()
+    Y = forward(Ws, bs, X, return_all=True)
+    Yh = net.forward(X, return_all=True)
+    for i in range(1, len(Ws)):
+        Xc = np.vstack([Yh[i].T, np.ones((1, X.shape[0]))])  # the pruned network's signal, in columns
+        Wt = augmented(Ws[i], bs[i])
+        act = "relu" if i < len(Ws) - 1 else "linear"
+        Z = Wt.T @ Xc
+        lp = layer_problem(Xc, Y[i + 1].T, net.report["epsilon"].iloc[i], activation=act,
+                           V=Z if act == "relu" else None)
+        assert lp.violation(Wt) == 0.0
+        # ε_ℓ is exactly √γ times the original layer's error on Ω (the whole output for the linear layer)
+        assert lp.residuals(Wt)[0] * np.sqrt(gamma) == pytest.approx(lp.epsilon, rel=1e-12)
+        Ut = augmented(net.weights[i], net.biases[i])
+        assert lp.violation(Ut) <= TOL
+
+
+def test_cascade_kappa_tightens_the_last_layer():
+    Ws, bs, X = random_net(5)
+    full = prune_network(Ws, bs, X, epsilon=0.2, mode="cascade", kappa=1.0, solver="reference")
+    # κ²γ < 1: the original last layer is no longer feasible, but a least-squares fit on the pruned signal
+    # still is at this κ (κ far below 1/√γ can make the program infeasible)
+    tight = prune_network(Ws, bs, X, epsilon=0.2, mode="cascade", kappa=0.8, solver="reference")
+    assert (tight.report["status"] == "optimal").all()
+    e1, e2 = full.report["epsilon"].to_numpy(), tight.report["epsilon"].to_numpy()
+    np.testing.assert_allclose(e2[:-1], e1[:-1], rtol=1e-9)
+    assert e2[-1] == pytest.approx(0.8 * e1[-1], rel=1e-9)
+    assert tight.report["rel_error"].iloc[-1] < full.report["rel_error"].iloc[-1]
+
+
+def test_report_columns_and_counts():
+    Ws, bs, X = random_net(6)
+    net = prune_network(Ws, bs, X, epsilon=0.2, solver="reference")
+    rep = net.report
+    assert list(rep.columns) == list(REPORT_COLUMNS) and len(rep) == len(Ws)
+    for i, row in rep.iterrows():
+        U = augmented(net.weights[i], net.biases[i])
+        assert (row["n_in"], row["n_out"]) == Ws[i].shape
+        assert row["nnz_before"] == np.count_nonzero(Ws[i])
+        assert row["nnz_after"] == np.count_nonzero(net.weights[i])
+        assert row["kept"] == pytest.approx(row["nnz_after"] / Ws[i].size)
+        assert row["bias_nnz_after"] == np.count_nonzero(net.biases[i])
+        assert row["dead_neurons"] == np.sum(~U.any(axis=0))
+        assert row["epsilon_rel"] == pytest.approx(0.2)
+        assert row["time"] > 0 and row["peak_mem_mb"] > 0 and row["iterations"] >= 1
+    Yh, Y = net.forward(X, return_all=True), forward(Ws, bs, X, return_all=True)
+    np.testing.assert_allclose(rep["rel_error"], [np.linalg.norm(Yh[i] - Y[i]) / np.linalg.norm(Y[i])
+                                                   for i in range(1, len(Y))], rtol=1e-10)
+    assert net.nnz == rep["nnz_after"].sum()
+    assert np.array_equal(net.predict(X), np.argmax(Yh[-1], axis=1))
+
+
+def test_parallel_jobs_give_the_same_answer():
+    Ws, bs, X = random_net(7)
+    a = prune_network(Ws, bs, X, epsilon=0.1, solver="reference", jobs=1)
+    b = prune_network(Ws, bs, X, epsilon=0.1, solver="reference", jobs=2)
+    for Wa, Wb in zip(a.weights, b.weights):
+        np.testing.assert_allclose(Wa, Wb, rtol=1e-9, atol=1e-12)
+
+
+def test_all_zero_layer_is_warned_about():
+    Ws, bs, X = random_net(8)
+    # ε > ‖Y‖ makes U = 0 feasible (relu(0) = 0 is within ‖Y‖ of Y), and it has the smallest ℓ1 norm
+    with pytest.warns(UserWarning, match="all zeros"):
+        net = prune_network(Ws, bs, X, epsilon=1.5, solver="reference")
+    assert net.report["nnz_after"].sum() == 0 and (net.report["dead_neurons"] == net.report["n_out"]).all()
+
+
+def test_fast_solver_path_and_non_optimal_warning():
+    fast = pytest.importorskip("nettrim.fast")
+    if not hasattr(fast, "solve"):
+        pytest.skip("nettrim.fast.solve not available")
+    Ws, bs, X = random_net(9)
+    ref = prune_network(Ws, bs, X, epsilon=0.1, solver="reference")
+    net = prune_network(Ws, bs, X, epsilon=0.1, solver="fast", eps_abs=1e-9, eps_rel=1e-8, max_iter=50000)
+    assert (net.report["status"] == "optimal").all()
+    for Wf, Wr, bf, br in zip(net.weights, ref.weights, net.biases, ref.biases):  # same optimum, same ℓ1 norm
+        assert np.abs(augmented(Wf, bf)).sum() == pytest.approx(np.abs(augmented(Wr, br)).sum(), rel=1e-4)
+    with pytest.warns(UserWarning, match="status"):
+        prune_network(Ws, bs, X, epsilon=0.1, solver="fast", max_iter=1)
+
+
+def test_magnitude_prune_keeps_the_largest_entries():
+    Ws, _, _ = random_net(10)
+    k = [5, 17, 0]
+    out = magnitude_prune(Ws, k)
+    for W, P, kk in zip(Ws, out, k):
+        assert np.count_nonzero(P) == kk
+        kept = np.abs(W[P != 0])
+        dropped = np.abs(W[P == 0])
+        assert kk == 0 or kept.min() >= dropped.max()
+        np.testing.assert_array_equal(P[P != 0], W[P != 0])
+    with pytest.raises(ValueError, match=r"nnz_per_layer\[1\]"):
+        magnitude_prune(Ws, [1, Ws[1].size + 1, 1])
+    with pytest.raises(ValueError, match="nnz_per_layer has 2"):
+        magnitude_prune(Ws, [1, 2])
+    with pytest.raises(TypeError, match=r"nnz_per_layer\[0\]"):
+        magnitude_prune(Ws, [1.5, 2, 3])
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(mode="serial"), ValueError, "mode"),
+    (dict(mode=1), TypeError, "mode"),
+    (dict(gamma=0.9), ValueError, "gamma"),
+    (dict(kappa=0.0), ValueError, "kappa"),
+    (dict(kappa=1.5), ValueError, "kappa"),
+    (dict(epsilon=-0.1), ValueError, "epsilon"),
+    (dict(epsilon=[0.1, 0.2]), ValueError, "epsilon"),
+    (dict(epsilon="0.1"), TypeError, "epsilon"),
+    (dict(last_activation="tanh"), ValueError, "last_activation"),
+    (dict(solver="gurobi"), ValueError, "solver"),
+    (dict(jobs=0), ValueError, "jobs"),
+    (dict(jobs=1.5), TypeError, "jobs"),
+])
+def test_bad_options_name_the_argument(kwargs, exc, match):
+    Ws, bs, X = random_net(11)
+    with pytest.raises(exc, match=match):
+        prune_network(Ws, bs, X, **{"solver": "reference", **kwargs})
+
+
+def test_bad_network_or_data_names_the_argument():
+    Ws, bs, X = random_net(12)
+    with pytest.raises(ValueError, match=r"X must have shape \(P, 6\)"):
+        prune_network(Ws, bs, X.T, solver="reference")  # samples in columns by mistake
+    with pytest.raises(ValueError, match=r"weights\[1\]"):
+        prune_network([Ws[0], Ws[1].T, Ws[2]], bs, X, solver="reference")
+    with pytest.raises(ValueError, match=r"biases\[2\]"):
+        prune_network(Ws, bs[:2] + [np.zeros(7)], X, solver="reference")
+    with pytest.raises(ValueError, match=r"biases\[0\] must be 1-D"):
+        prune_network(Ws, [bs[0][None, :]] + bs[1:], X, solver="reference")
+    with pytest.raises(ValueError, match="biases has 2"):
+        prune_network(Ws, bs[:2], X, solver="reference")
+    with pytest.raises(TypeError, match="weights must be a list"):
+        prune_network(Ws[0], bs, X, solver="reference")
+    with pytest.raises(ValueError, match="X contains NaN"):
+        prune_network(Ws, bs, np.full_like(X, np.nan), solver="reference")
+    with pytest.raises(ValueError, match="weights is empty"):
+        prune_network([], [], X)
+
+
+def test_top_level_name_resolves():
+    assert nettrim.prune_network is prune_network
