@@ -30,7 +30,7 @@ _PAPER_TOL = 5e-9
 
 
 def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20000,
-               eps_violation=VIOLATION_TOL, callback=None) -> Solution:
+               eps_violation=VIOLATION_TOL, callback=None, stop_tol=_PAPER_TOL) -> Solution:
     r"""The Net-Trim ADMM exactly as published (fixed ρ, stop on the change of :math:`W^3`).
 
     Iteration (normalized data :math:`X/c_0, Y/c_0, V/c_0, \varepsilon/c_0`; :math:`W^1 = W^{3\top}X`,
@@ -55,6 +55,9 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     callback : callable, optional
         ``callback(W)`` after every iteration with the current :math:`W^2` (a copy); used by the
         benchmark to count the iterations the method needs to reach a given accuracy.
+    stop_tol : float
+        The constant of the published stopping rule ‖ΔW³‖_F < stop_tol·M·N (5e-9 as published; 0 turns
+        the rule off, so the loop runs ``max_iter`` iterations).
 
     Returns
     -------
@@ -77,7 +80,8 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     # weights are kept transposed (M×N), the layout of the shared W³-step
     W3t, U2t = np.zeros((M, N)), np.zeros((M, N))
     T, U1, T_new = np.zeros((M, P)), np.zeros((M, P)), np.empty((M, P))
-    stop = _PAPER_TOL * M * N
+    stop_tol = check_scalar(stop_tol, "stop_tol", low=0.0)
+    stop = stop_tol * M * N
     stopped = False
     W2t = W3t
     it = 0
