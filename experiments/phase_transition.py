@@ -246,17 +246,19 @@ def p50_table(df: pd.DataFrame, replicates: int = 400, seed: int = 0) -> pd.Data
         fit = p50_bootstrap(agg["P"], agg["sum"], agg["count"], replicates=replicates,
                             seed=cell_seed(seed, int(N), int(s)))
         th = theory.theory(int(s), int(N))
-        if program == "bp":
-            simple, model = th["delta_mc"], th["p50_bp"]
-        else:
-            simple, model = 2 * th["delta_mc"], th["p50_nettrim"]
-        z = (fit["p50"] - simple) / fit["se"] if fit["se"] and np.isfinite(fit["se"]) and fit["se"] > 0 else np.nan
+        simple = th["delta_mc"] if program == "bp" else 2 * th["delta_mc"]
+        model_fit = theory.p50_probit_of_model(program, agg["P"], th["delta_mc"], th["sigma_v"])
+        se_ok = fit["se"] and np.isfinite(fit["se"]) and fit["se"] > 0
+        z = (fit["p50"] - simple) / fit["se"] if se_ok else np.nan
+        z_fit = (fit["p50"] - model_fit) / fit["se"] if se_ok else np.nan
         rows.append(dict(program=program, N=int(N), s=int(s), trials=int(agg["count"].min()), P50=fit["p50"],
                          se=fit["se"], ci_lo=fit["lo"], ci_hi=fit["hi"], width=fit["sigma"],
                          censored=fit["censored"], delta_mc=th["delta_mc"], delta_psi=th["delta_psi"],
                          sigma_v=th["sigma_v"], predicted=simple,
                          predicted_label="delta" if program == "bp" else "2*delta",
-                         predicted_mixture=model, z=z, within_2se=bool(abs(z) <= 2) if np.isfinite(z) else False))
+                         predicted_probit=model_fit, z=z, z_probit=z_fit,
+                         within_2se=bool(abs(z) <= 2) if np.isfinite(z) else False,
+                         within_2se_probit=bool(abs(z_fit) <= 2) if np.isfinite(z_fit) else False))
     return pd.DataFrame(rows)
 
 
@@ -270,13 +272,15 @@ def markdown_p50(tab: pd.DataFrame) -> str:
             return {"below": "< grid", "above": "> grid"}.get(r["censored"], "n/a")
         return f"{r['P50']:.1f} ± {r['se']:.1f}" if np.isfinite(r["se"]) else f"{r['P50']:.1f}"
 
-    lines = ["| N | s | δ (MC) | δ (ψ) | 2δ | P_50 nettrim | P_50 bp_active | P_50 bp | mixture P_50 |",
+    lines = ["| N | s | δ (MC) | δ (ψ) | P_50 bp | 2δ | P_50 nettrim | P_50 bp_active | mixture, probit on grid |",
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for (N, s), g in tab.groupby(["N", "s"], sort=True):
         r0 = g.iloc[0]
-        lines.append(f"| {N} | {s} | {r0['delta_mc']:.1f} | {r0['delta_psi']:.1f} | {2 * r0['delta_mc']:.1f} | "
-                     f"{cell(g[g.program == 'nettrim'])} | {cell(g[g.program == 'bp_active'])} | "
-                     f"{cell(g[g.program == 'bp'])} | {theory.p50('nettrim', r0['delta_mc'], r0['sigma_v']):.1f} |")
+        nt = g[g.program == "nettrim"] if (g.program == "nettrim").any() else g[g.program == "bp_active"]
+        model = f"{nt['predicted_probit'].iloc[0]:.1f}" if len(nt) else ""
+        lines.append(f"| {N} | {s} | {r0['delta_mc']:.1f} | {r0['delta_psi']:.1f} | {cell(g[g.program == 'bp'])} | "
+                     f"{2 * r0['delta_mc']:.1f} | {cell(g[g.program == 'nettrim'])} | "
+                     f"{cell(g[g.program == 'bp_active'])} | {model} |")
     return "\n".join(lines) + "\n"
 
 
@@ -291,22 +295,31 @@ def summarize(df: pd.DataFrame, figures, *, suffix: str = "", replicates: int = 
     tab.to_csv(figures / f"phase_transition_p50{suffix}{tag}.csv", index=False, float_format="%.4g")
     md = markdown_p50(tab)
     (figures / f"phase_transition_p50{suffix}{tag}.md").write_text(
-        "P_50 (probit fit, ± bootstrap standard error) against δ(s, N) and the binomial-mixture prediction\n\n" + md)
+        "P_50 (probit fit of the success rates over P, ± bootstrap standard error) against δ(s, N) and the "
+        "binomial-mixture prediction (the same probit fit applied to the predicted curve on the same P grid)\n\n" + md)
     print(md)
     for program in sorted(tab["program"].unique()):
         t = tab[(tab.program == program) & np.isfinite(tab.z)]
         if len(t):
             label = t["predicted_label"].iloc[0]
-            print(f"  {program}: P_50 within 2 bootstrap SE of {label} for {int(t.within_2se.sum())}/{len(t)} "
-                  f"(N, s); mean (P_50 - {label}) = {np.mean(t.P50 - t.predicted):+.2f}")
+            d = t.P50 - t.predicted
+            print(f"  {program}: P_50 within 2 bootstrap SE of {label} for {int(t.within_2se.sum())}/{len(t)} (N, s), "
+                  f"of the probit fit of the predicted curve for {int(t.within_2se_probit.sum())}/{len(t)}; "
+                  f"mean (P_50 - {label}) = {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan:.2f}, "
+                  f"mean (P_50 - predicted probit) = {(t.P50 - t.predicted_probit).mean():+.2f}")
     if {"nettrim", "bp_active"} <= set(df["program"]):
         bad, total = agreement(df)
         print(f"  nettrim vs bp_active: {bad} disagreements in {total} trials")
+    has_cpu = df["cpu_time"].notna() if "cpu_time" in df else pd.Series(False, index=df.index)
     for program, g in df.groupby("program"):
-        cpu = f", CPU {1e3 * g['cpu_time'].mean():.1f} ms" if "cpu_time" in g and g["cpu_time"].notna().all() else ""
+        c = g.loc[has_cpu[g.index], "cpu_time"]
+        cpu = f", CPU {1e3 * c.mean():.1f} ms (over {len(c)} solves timed)" if len(c) else ""
         print(f"  {program}: {len(g)} solves, mean wall {1e3 * g['solve_time'].mean():.1f} ms{cpu} per solve")
-    if "cpu_time" in df and df["cpu_time"].notna().all():
-        # load-independent cost: the CPU seconds of all solves, spread over two idle cores
-        print(f"  all solves: {df['cpu_time'].sum():.0f} CPU s in total = {df['cpu_time'].sum() / 2:.0f} s on 2 idle cores")
+    for N, g in df.groupby("N"):
+        c = g.loc[has_cpu[g.index], "cpu_time"]
+        if len(c):
+            # load-independent cost: CPU seconds of all solves (extrapolated from the timed ones) over 2 idle cores
+            total = c.mean() * len(g)
+            print(f"  N = {N}: {len(g)} solves ≈ {total:.0f} CPU s = {total / 2:.0f} s on 2 idle cores")
     plots.phase_transition_figures(df, tab, figures, suffix=suffix + tag)
     return tab

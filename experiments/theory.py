@@ -31,13 +31,19 @@ The closed form is δ ≈ N ψ(s/N) with
 an upper bound: :math:`N\psi(s/N) - 2\sqrt{N/s} \le \delta \le N\psi(s/N)` (ALMT, Prop. 4.5).
 
 **Prediction used here (the choice, documented).** The intrinsic volumes of an ℓ1 descent cone
-concentrate like a normal law around δ (ALMT Thm. 6.1 / McCoy–Tropp); the parity sum
-:math:`2\sum_{k\text{ odd}} v_{P+k}` is then ≈ :math:`P(V_D > P)`, so
+concentrate like a normal law around δ (ALMT Thm. 6.1 / McCoy–Tropp), v_k ≈ φ((k − δ)/σ_V)/σ_V. The
+parity sum 2(v_{m+1} + v_{m+3} + ...) samples every other integer from m + 1 on, each sample standing
+for an interval of length 2 ([m, m+2], [m+2, m+4], ...), so by the midpoint rule it is
+≈ ∫_m^∞ φ((x − δ)/σ_V)/σ_V dx, i.e.
 
-.. math:: p_{BP}(m) \approx \Phi\Big(\frac{m + \tfrac12 - \delta}{\sigma_V}\Big)
+.. math:: p_{BP}(m) \approx \Phi\Big(\frac{m - \delta}{\sigma_V}\Big)
 
-(½ is the continuity correction of the integer-valued V_D). The mixture then has its 50 % point at
-P ≈ 2δ and, in P, a standard deviation ≈ 2·√(σ_V² + δ/2) against σ_V for basis pursuit.
+(no half-integer shift: that is what the midpoint rule gives, and the measured 50 % point of ``bp``
+sits at δ within ±0.2 at N = 100). The mixture then has its 50 % point at P ≈ 2δ and, in P, a
+standard deviation ≈ 2·√(σ_V² + δ/2) against σ_V for basis pursuit. Note that the mixture curve is
+slightly skewed (its width grows with P), so a *symmetric* probit fit to it lands ≈ 0.6 above 2δ
+at N = 100: compare measured probit fits with :func:`p50_probit_of_model`, which applies the same fit
+to the predicted curve on the same grid.
 """
 
 from __future__ import annotations
@@ -47,7 +53,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import optimize, stats
 
-__all__ = ["delta_mc", "delta_psi", "psi", "sigma_v", "p_bp", "p_mixture", "p50", "TheoryPoint", "theory"]
+__all__ = ["delta_mc", "delta_psi", "psi", "sigma_v", "p_bp", "p_mixture", "p50", "predicted_curve",
+           "p50_probit_of_model", "TheoryPoint", "theory"]
 
 #: Monte Carlo draws per (s, N): the standard error of δ is then ≈ √((σ_V² + 2δ)/10⁵) < 0.05 at N = 200.
 DEFAULT_DRAWS = 100_000
@@ -179,10 +186,10 @@ def delta_psi(s, N) -> float:
 
 
 def p_bp(m, delta: float, sigma: float) -> np.ndarray:
-    r"""Basis-pursuit success probability with m Gaussian equations, :math:`\Phi((m + ½ - δ)/σ_V)`."""
+    r"""Basis-pursuit success probability with m Gaussian equations, :math:`\Phi((m - δ)/σ_V)`."""
     m = np.asarray(m, dtype=float)
     sigma = max(float(sigma), 1e-9)  # σ_V = 0 means a step at δ
-    return stats.norm.cdf((m + 0.5 - delta) / sigma)
+    return stats.norm.cdf((m - delta) / sigma)
 
 
 def p_mixture(P, delta: float, sigma: float) -> np.ndarray:
@@ -199,7 +206,7 @@ def p_mixture(P, delta: float, sigma: float) -> np.ndarray:
 def p50(program: str, delta: float, sigma: float) -> float:
     """The P at which the predicted success probability of ``program`` is ½ (continuous in P)."""
     if program == "bp":
-        return delta - 0.5   # Φ((P + ½ − δ)/σ) = ½
+        return float(delta)   # Φ((P − δ)/σ) = ½
     if program not in ("nettrim", "bp_active"):
         raise ValueError(f"program must be 'nettrim', 'bp' or 'bp_active', got {program!r}")
     # the mixture is increasing in integer P; interpolate linearly between the two integers around ½
@@ -210,6 +217,26 @@ def p50(program: str, delta: float, sigma: float) -> float:
     if i == 0:
         return float(P[0])
     return float(P[i - 1] + (0.5 - f[i - 1]) / (f[i] - f[i - 1]))
+
+
+def predicted_curve(program: str, P, delta: float, sigma: float) -> np.ndarray:
+    """Predicted success probability of ``program`` at sample counts ``P``."""
+    if program == "bp":
+        return p_bp(P, delta, sigma)
+    if program not in ("nettrim", "bp_active"):
+        raise ValueError(f"program must be 'nettrim', 'bp' or 'bp_active', got {program!r}")
+    return p_mixture(P, delta, sigma)
+
+
+def p50_probit_of_model(program: str, P_grid, delta: float, sigma: float) -> float:
+    """The probit-fit P_50 of the *predicted* curve sampled on ``P_grid`` (the like-for-like comparison
+    with a probit fit of measured success rates on that grid)."""
+    from ._stats import probit_fit
+
+    P_grid = np.asarray(sorted(P_grid), dtype=float)
+    n = 1e6   # expected counts of a huge number of trials: the fit of the curve itself
+    mu, _ = probit_fit(P_grid, n * predicted_curve(program, P_grid.astype(int), delta, sigma), np.full(P_grid.size, n))
+    return float(mu)
 
 
 class TheoryPoint(dict):

@@ -82,21 +82,40 @@ def test_psi_limits():
 
 
 def test_mixture_with_a_sharp_bp_transition_is_a_binomial_tail():
-    # σ_V → 0 makes p_BP(M) = 1{M ≥ δ − ½}, so the mixture is P(Bin(P, ½) ≥ ⌈δ − ½⌉)
+    # σ_V → 0 makes p_BP(M) = 1{M > δ} (δ not an integer), so the mixture is P(Bin(P, ½) ≥ ⌈δ⌉)
     delta = 10.3
     P = np.arange(1, 60)
-    expected = stats.binom.sf(np.ceil(delta - 0.5) - 1, P, 0.5)
+    expected = stats.binom.sf(np.ceil(delta) - 1, P, 0.5)
     np.testing.assert_allclose(theory.p_mixture(P, delta, 1e-12), expected, atol=1e-12)
 
 
 def test_mixture_50_percent_point_is_near_two_delta():
     for delta, sig in [(10.0, 3.0), (32.35, 4.67), (74.2, 4.6)]:
         p = theory.p50("nettrim", delta, sig)
-        assert abs(p - 2 * delta) < 1.5
+        assert abs(p - 2 * delta) < 0.5
         assert theory.p_mixture(int(np.floor(p)), delta, sig) <= 0.5 <= theory.p_mixture(int(np.ceil(p)), delta, sig)
-        assert theory.p50("bp", delta, sig) == pytest.approx(delta - 0.5)
+        assert theory.p50("bp", delta, sig) == pytest.approx(delta)
     f = theory.p_mixture(np.arange(1, 150), 32.0, 4.0)
     assert np.all(np.diff(f) >= -1e-12)
+
+
+def test_parity_sum_is_approximated_without_a_half_shift():
+    # for a discretized normal v_k, 2(v_{m+1} + v_{m+3} + ...) is ≈ Q((m − δ)/σ) (midpoint rule), not Q((m + ½ − δ)/σ)
+    delta, sig = 32.35, 4.67
+    k = np.arange(0, 200)
+    v = stats.norm.pdf((k - delta) / sig)
+    v /= v.sum()
+    for m in range(20, 46):
+        fail = 2 * v[m + 1::2].sum()
+        assert abs((1 - fail) - theory.p_bp(m, delta, sig)) < 0.02
+
+
+def test_probit_of_the_skewed_mixture_sits_above_two_delta():
+    P = np.arange(4, 201, 4)
+    d, sig = theory.delta_mc(10, 100), theory.sigma_v(10, 100)
+    fit = theory.p50_probit_of_model("nettrim", P, d, sig)
+    assert 0.2 < fit - theory.p50("nettrim", d, sig) < 1.0        # the width grows with P: a right skew
+    assert abs(theory.p50_probit_of_model("bp", P, d, sig) - d) < 0.05   # a probit curve is fitted exactly
 
 
 def test_theory_point_widths():
