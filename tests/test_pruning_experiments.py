@@ -1,0 +1,131 @@
+"""The pruning experiments: offline data, cached models, the cells' measurements, outputs and resume."""
+
+import argparse
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nettrim.experiments.data import load_dataset
+from nettrim.experiments.models import accuracy, get_model
+from nettrim.experiments.pruning import Setting, bias_free, consistency_cell, finetune, prune_cell, run_setting
+from nettrim.network import forward
+
+pytest.importorskip("nettrim.fast")
+
+TINY = dict(dataset="digits", hidden=(16,), train_iter=40, n_calib=300, eps_grid=(0.1,), consistency_eps=(0.1,),
+            noise_levels=(0.0, 0.5), finetune_epochs=2, tag="test",
+            solver_options=dict(eps_abs=1e-5, eps_rel=1e-4, eps_violation=1e-4, max_iter=20000))
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def test_split_is_deterministic_stratified_and_scaled(digits):
+    again = load_dataset("digits")
+    assert np.array_equal(digits.X_test, again.X_test) and np.array_equal(digits.y_train, again.y_train)
+    assert digits.X_train.shape == (1297, 64) and digits.X_test.shape == (500, 64)
+    assert 0.0 <= digits.X_train.min() and digits.X_train.max() <= 1.0
+    # each class gets its proportional share of the 500 test images (largest remainder: within one)
+    y = np.concatenate([digits.y_train, digits.y_test])
+    share = 500 * np.bincount(y) / len(y)
+    assert np.all(np.abs(np.bincount(digits.y_test) - share) < 1)
+    # no test image is also a training image
+    train = {row.tobytes() for row in digits.X_train}
+    assert sum(row.tobytes() in train for row in digits.X_test) <= 5  # digits has a few exact duplicates
+
+
+def test_mnist_split():
+    m = load_dataset("mnist")
+    assert m.X_train.shape == (4000, 784) and m.X_test.shape == (1000, 784)
+    assert np.array_equal(np.bincount(m.y_test), np.full(10, 100))
+    assert m.image_shape == (28, 28) and m.X_train.max() == 1.0
+
+
+def test_model_is_cached_and_reloaded(digits, tmp_path):
+    a = get_model(digits, (8,), seed=3, max_iter=20, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("*.npz"))) == 1
+    b = get_model(digits, (8,), seed=3, max_iter=20, cache_dir=tmp_path)
+    for Wa, Wb in zip(a.weights + a.biases, b.weights + b.biases):
+        np.testing.assert_array_equal(Wa, Wb)
+    assert a.test_accuracy == b.test_accuracy == accuracy(b.weights, b.biases, digits.X_test, digits.y_test)
+    assert [W.shape for W in a.weights] == [(64, 8), (8, 10)]
+
+
+def test_bias_free_form_computes_the_same_function():
+    rng = np.random.default_rng(0)
+    sizes = (5, 7, 4, 3)
+    Ws = [rng.standard_normal((a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [rng.standard_normal(b) for b in sizes[1:]]
+    X = rng.standard_normal((20, 5))
+    W2, X2 = bias_free(Ws, bs, X)
+    np.testing.assert_allclose(forward(W2, None, X2), forward(Ws, bs, X), rtol=1e-12, atol=1e-12)
+
+
+def test_finetune_keeps_the_support_and_lowers_the_loss(digits, tmp_path):
+    m = get_model(digits, (16,), seed=0, max_iter=40, cache_dir=tmp_path)
+    Ws = [np.where(np.abs(W) > np.quantile(np.abs(W), 0.8), W, 0.0) for W in m.weights]
+
+    def loss(W, b):
+        Z = forward(W, b, digits.X_train)
+        Z = Z - Z.max(axis=1, keepdims=True)
+        return float(np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(len(Z)), digits.y_train]))
+
+    W2, b2 = finetune(Ws, m.biases, digits.X_train, digits.y_train, epochs=3, seed=0)
+    for a, b in zip(Ws, W2):
+        np.testing.assert_array_equal(a != 0, b != 0)
+    assert loss(W2, b2) < loss(Ws, m.biases)
+
+
+def test_prune_cell_measurements(tmp_path):
+    s = Setting(**TINY)
+    rows = pd.DataFrame(prune_cell(s, 0, str(tmp_path / "models"), str(tmp_path / "w"), "parallel", 0.1))
+    data = load_dataset("digits")
+    model = get_model(data, (16,), seed=0, max_iter=40, cache_dir=tmp_path / "models")
+    lay, noise = rows[rows["kind"] == "layer"], rows[rows["kind"] == "noise"]
+    assert len(lay) == 2 and len(noise) == 2
+    assert (lay["status"] == "optimal").all()
+    # Proposition 1 on the calibration data (up to the solver's violation tolerance 1e-4·‖Y‖)
+    assert (lay["layer_rel_error"] <= lay["epsilon_rel"] + 1e-4).all()
+    # magnitude pruning used exactly Net-Trim's per-layer nnz
+    with np.load(tmp_path / "w" / "digits-test-parallel-eps0.1.npz") as z:
+        for i, n in enumerate(lay.sort_values("layer")["nnz_after"]):
+            assert np.count_nonzero(z[f"W{i}"]) == n == np.count_nonzero(z[f"M{i}"])
+        kept = sum(np.count_nonzero(z[f"W{i}"]) for i in range(2)) / sum(W.size for W in model.weights)
+    assert rows["kept_total"].iloc[0] == pytest.approx(kept)
+    # r = 0 is the clean test set
+    clean = noise[noise["r"] == 0].iloc[0]
+    assert clean["noise_acc_orig"] == pytest.approx(model.test_accuracy)
+    assert clean["noise_acc_nt"] == pytest.approx(clean["acc_nt"]) and clean["noise_acc_mag"] == pytest.approx(
+        clean["acc_mag"])
+
+
+@pytest.mark.parametrize("mode", ["parallel", "cascade"])
+def test_consistency_cell_bounds_hold(mode, tmp_path):
+    rows = pd.DataFrame(consistency_cell(Setting(**TINY), 0, str(tmp_path), mode, 0.1))
+    assert (rows["status"] == "optimal").all()
+    # the solver's violation tolerance (1e-4 relative) is the only slack
+    assert (rows["measured"] <= rows["bound"] + 1e-4 * rows["y_norm"]).all()
+    assert (rows["measured"] > 0).all()
+
+
+def test_run_setting_writes_outputs_and_resumes(tmp_path):
+    s = Setting(**TINY)
+    args = argparse.Namespace(out=tmp_path / "out", figures=tmp_path / "fig", seed=0, jobs=1, dask=None,
+                              progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run_setting(s, args)
+    csv = tmp_path / "out" / "prune-digits-test.csv"
+    before = csv.read_text()
+    for kind in ("accuracy", "layers", "first_layer", "consistency", "noise"):
+        for ext in ("png", "pdf"):
+            assert (tmp_path / "fig" / f"prune_digits_{kind}.{ext}").stat().st_size > 0
+    table = pd.read_csv(tmp_path / "fig" / "prune_digits_table.csv")
+    assert set(table["mode"]) == {"parallel", "cascade"} and len(table) == 2
+    assert (tmp_path / "fig" / "prune_digits_table.md").read_text().startswith("| mode |")
+    run_setting(s, args)  # every cell is done: nothing is recomputed
+    assert csv.read_text() == before
