@@ -150,11 +150,17 @@ def test_report_columns_and_counts():
 
 
 def test_parallel_jobs_give_the_same_answer():
+    pytest.importorskip("nettrim.fast")
     Ws, bs, X = random_net(7)
-    a = prune_network(Ws, bs, X, epsilon=0.1, solver="reference", jobs=1)
-    b = prune_network(Ws, bs, X, epsilon=0.1, solver="reference", jobs=2)
-    for Wa, Wb in zip(a.weights, b.weights):
-        np.testing.assert_allclose(Wa, Wb, rtol=1e-9, atol=1e-12)
+    # the ADMM (workers import no CVXPY, so they start fast); tight tolerances make both runs the optimum
+    opts = dict(solver="fast", eps_abs=1e-10, eps_rel=1e-9, max_iter=100000)
+    a = prune_network(Ws, bs, X, epsilon=0.1, jobs=1, **opts)
+    b = prune_network(Ws, bs, X, epsilon=0.1, jobs=2, **opts)
+    assert (b.report["status"] == "optimal").all()
+    for Wa, Wb, ba, bb in zip(a.weights, b.weights, a.biases, b.biases):
+        scale = np.abs(Wa).max()
+        np.testing.assert_allclose(Wb, Wa, rtol=0, atol=1e-5 * scale)
+        np.testing.assert_allclose(bb, ba, rtol=0, atol=1e-5 * scale)
 
 
 def test_all_zero_layer_is_warned_about():
@@ -171,7 +177,7 @@ def test_fast_solver_path_and_non_optimal_warning():
         pytest.skip("nettrim.fast.solve not available")
     Ws, bs, X = random_net(9)
     ref = prune_network(Ws, bs, X, epsilon=0.1, solver="reference")
-    net = prune_network(Ws, bs, X, epsilon=0.1, solver="fast", eps_abs=1e-9, eps_rel=1e-8, max_iter=50000)
+    net = prune_network(Ws, bs, X, epsilon=0.1, solver="fast", eps_abs=1e-8, eps_rel=1e-7, max_iter=50000)
     assert (net.report["status"] == "optimal").all()
     for Wf, Wr, bf, br in zip(net.weights, ref.weights, net.biases, ref.biases):  # same optimum, same ℓ1 norm
         assert np.abs(augmented(Wf, bf)).sum() == pytest.approx(np.abs(augmented(Wr, br)).sum(), rel=1e-4)
