@@ -137,19 +137,27 @@ def default_grids(N: int, quick: bool) -> tuple[list[int], list[int]]:
     return s_vals, p_vals
 
 
-def make_cells(N_values, s_values, P_values, trials: int, base_seed: int, programs, solver: str,
+def default_trials(N: int, quick: bool) -> int:
+    """Trials per (N, s, P) when --trials is not given: 10 in quick mode; 20, or 10 for N > 100 (an N = 200
+    LP costs ~3× an N = 100 one, and P_50 needs fewer trials per cell when the grid has 50 values of P)."""
+    return 10 if quick or N > 100 else 20
+
+
+def make_cells(N_values, s_values, P_values, trials, base_seed: int, programs, solver: str,
                quick: bool = False) -> list[Cell]:
     """Cells (N, s, P, block of ≤ :data:`TRIAL_BLOCK` trials) with ids that name everything that
-    determines their rows, so a rerun into the same folder reuses exactly the matching cells."""
+    determines their rows, so a rerun into the same folder reuses exactly the matching cells.
+    ``trials`` is an int, or a callable N -> int."""
     cells = []
     prog = "+".join(programs)
     for N in N_values:
         s_grid, p_grid = default_grids(N, quick)
         s_grid = [s for s in (s_values or s_grid) if s <= N]
+        n_trials = trials(N) if callable(trials) else trials
         for s in s_grid:
             for P in (P_values or p_grid):
-                for start in range(0, trials, TRIAL_BLOCK):
-                    block = (start, min(start + TRIAL_BLOCK, trials))
+                for start in range(0, n_trials, TRIAL_BLOCK):
+                    block = (start, min(start + TRIAL_BLOCK, n_trials))
                     cid = (f"N={N},s={s},P={P},trials={block[0]}-{block[1] - 1},seed={base_seed},"
                            f"solver={solver},programs={prog}")
                     cells.append(Cell(cid, run_cell, (N, s, P, block, base_seed, tuple(programs), solver)))
@@ -165,7 +173,7 @@ def add_arguments(parser) -> None:
                              "(default per N: 20 values up to 0.4 N, e.g. 2:40:2 at N = 100)")
     parser.add_argument("--P", type=grid_type("--P", minimum=1), default=None,
                         help="sample counts, same forms (default per N: 50 values up to 2 N, e.g. 4:200:4)")
-    parser.add_argument("--trials", type=int, default=None, help="trials per (N, s, P) (default 20; --quick: 10)")
+    parser.add_argument("--trials", type=int, default=None, help="trials per (N, s, P) (default 20, 10 for N > 100; --quick: 10)")
     parser.add_argument("--programs", type=lambda t: t.split(","), default=None,
                         help=f"comma list out of {','.join(PROGRAMS)} (default: all; with --solver fast: nettrim)")
     parser.add_argument("--solver", choices=("highs", "fast"), default="highs",
@@ -179,8 +187,8 @@ def run(args) -> None:
 
     quick = bool(args.quick)
     N_values = args.N or ([50] if quick else [50, 100, 200])
-    trials = args.trials or (10 if quick else 20)
-    if trials < 1:
+    trials = args.trials if args.trials is not None else (lambda N: default_trials(N, quick))
+    if isinstance(trials, int) and trials < 1:
         raise SystemExit("--trials must be >= 1")
     programs = tuple(args.programs or (PROGRAMS if args.solver == "highs" else ("nettrim",)))
     unknown = set(programs) - set(PROGRAMS)

@@ -46,6 +46,12 @@ def test_default_grid_at_N100_is_the_issue_grid():
     assert s == list(range(2, 41, 2)) and P == list(range(4, 201, 4))
     s, P = pt.default_grids(200, quick=False)
     assert len(s) == 20 and len(P) == 50 and P[-1] == 400
+    assert pt.default_trials(100, False) == 20 and pt.default_trials(200, False) == 10
+    assert pt.default_trials(100, True) == 10
+    # blocks of trials are shared: the 10-trial cells are a subset of the 20-trial ones (resume reuses them)
+    ids10 = {c.id for c in pt.make_cells([30], [2], [8], 10, 0, pt.PROGRAMS, "highs")}
+    ids20 = {c.id for c in pt.make_cells([30], [2], [8], 20, 0, pt.PROGRAMS, "highs")}
+    assert ids10 < ids20
 
 
 # ----------------------------------------------------------------------------------------------- seeds
