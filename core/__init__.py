@@ -27,6 +27,10 @@ def __getattr__(name):
         from .network import prune_network
 
         return prune_network
+    if name in ("reference", "fast", "experiments", "network"):  # `import nettrim; nettrim.fast.solve(...)`
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'nettrim' has no attribute {name!r}")
 
 

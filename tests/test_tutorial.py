@@ -20,18 +20,50 @@ def blocks():
 
 
 def run_tutorial(workdir: Path) -> dict:
+    from threadpoolctl import threadpool_limits
+
     namespace: dict = {"__name__": "__tutorial__"}
     old = Path.cwd()
     os.chdir(workdir)
     try:
-        for i, code in enumerate(blocks(), 1):
-            try:
-                exec(compile(code, f"{TUTORIAL.name}[block {i}]", "exec"), namespace)
-            except Exception as exc:
-                raise AssertionError(f"tutorial block {i} failed: {exc!r}\n{code}") from exc
+        # one BLAS thread: on these 2-core machines a second one made the solvers several times slower
+        with threadpool_limits(limits=1):
+            for i, code in enumerate(blocks(), 1):
+                try:
+                    exec(compile(code, f"{TUTORIAL.name}[block {i}]", "exec"), namespace)
+                except Exception as exc:
+                    raise AssertionError(f"tutorial block {i} failed: {exc!r}\n{code}") from exc
     finally:
         os.chdir(old)
     return namespace
+
+
+def _code(line: str) -> str:
+    """A line without indentation and trailing comment (comments may differ, code may not)."""
+    return re.sub(r"(^|\s+)#.*$", "", line).strip()
+
+
+QUOTE = re.compile(r"^```python ([\w/]+\.py)\n(.*?)^```", re.S | re.M)
+
+
+def test_quoted_code_is_the_real_code():
+    """Blocks fenced as ```python fast/admm.py quote the project: every code line must stand, in order,
+    in the source of that module as imported (comments are the tutorial's own)."""
+    import importlib
+    import inspect
+
+    quotes = QUOTE.findall(TUTORIAL.read_text())
+    assert len(quotes) >= 3
+    for path, code in quotes:
+        module = importlib.import_module("nettrim." + path.removesuffix(".py").replace("/", "."))
+        source = [_code(line) for line in inspect.getsource(module).splitlines()]
+        pos = 0
+        for line in code.splitlines():
+            line = _code(line)
+            if not line:
+                continue
+            assert line in source[pos:], f"{path}: the tutorial quotes a line the code no longer has: {line!r}"
+            pos = source.index(line, pos) + 1
 
 
 def test_tutorial_blocks_run(tmp_path):
