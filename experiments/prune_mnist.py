@@ -12,7 +12,7 @@ from .pruning import Setting, run_setting
 
 HELP = "prune an MNIST-5k MLP (784-300-100-10): Net-Trim parallel/cascade vs magnitude pruning"
 
-EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5)  # 0.15 probes the 15-20 % kept range
 QUICK_EPS_GRID = (0.05, 0.2)
 QUICK_CALIB = 500  # P < N = 785 for layer 1: the ADMM's Woodbury path, seconds per layer
 
@@ -54,10 +54,10 @@ def timing(s: Setting, args) -> None:
     from nettrim import prune_network
 
     from .models import accuracy
-    from .pruning import _setup
+    from .pruning import setup
     from .pruning_figures import markdown_table
 
-    data, model, X = _setup(s, args.seed, str(Path(args.out) / "models"))
+    data, model, X = setup(s, args.seed, str(Path(args.out) / "models"))
     t0 = time.perf_counter()
     net = prune_network(model.weights, model.biases, X, epsilon=args.timing, mode="parallel", jobs=args.jobs,
                         solver="fast", **s.solver_options)

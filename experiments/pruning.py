@@ -53,7 +53,8 @@ class Setting:
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-def _setup(s: Setting, seed: int, cache_dir: str):
+def setup(s: Setting, seed: int, cache_dir: str):
+    """The data split, the trained (cached) model and the calibration rows of setting ``s``."""
     data = load_dataset(s.dataset)
     model = get_model(data, s.hidden, seed=seed, max_iter=s.train_iter, cache_dir=cache_dir)
     X = data.X_train
@@ -126,7 +127,7 @@ def prune_cell(s: Setting, seed: int, cache_dir: str, weights_dir: str, mode: st
     from nettrim import prune_network
     from nettrim.network import forward, magnitude_prune
 
-    data, model, X = _setup(s, seed, cache_dir)
+    data, model, X = setup(s, seed, cache_dir)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -202,7 +203,7 @@ def consistency_cell(s: Setting, seed: int, cache_dir: str, mode: str, eps: floa
     from nettrim import prune_network
     from nettrim.network import forward, link_normalize
 
-    _, model, X = _setup(s, seed, cache_dir)
+    _, model, X = setup(s, seed, cache_dir)
     W, X = bias_free(model.weights, model.biases, X)
     W, b, scale = link_normalize(W, None)
     with warnings.catch_warnings():
@@ -226,7 +227,7 @@ def run_setting(s: Setting, args) -> None:
     """Run (or resume) the prune and consistency cells of ``s``, then write figures and tables."""
     out = Path(args.out)
     cache = out / "models"
-    data, model, _ = _setup(s, args.seed, str(cache))  # train once here, before workers race for the cache
+    data, model, _ = setup(s, args.seed, str(cache))  # train once here, before workers race for the cache
     print(f"[{s.dataset}] {'-'.join(map(str, [data.n_features, *s.hidden, 10]))} MLP: train accuracy "
           f"{model.train_accuracy:.4f}, test accuracy {model.test_accuracy:.4f}")
     wdir = out / f"prune-{s.dataset}-{s.tag}-weights"

@@ -65,31 +65,38 @@ def best_tradeoff(table: pd.DataFrame, max_loss: float = 0.01, column: str = "ac
 
 
 def _fig_accuracy(table: pd.DataFrame, name: str, folder: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     acc0 = table["acc_orig"].iloc[0]
-    ax.axhline(100 * acc0, color=COLORS["original"], lw=1, ls=":", label=f"original ({100 * acc0:.1f} %)")
-    for mode, mk in (("parallel", "o"), ("cascade", "s")):
-        t = table[table["mode"] == mode].sort_values("kept_total")
-        if t.empty:
-            continue
-        ax.plot(100 * t["kept_total"], 100 * t["acc_nettrim"], marker=mk, color=COLORS[mode],
-                label=f"Net-Trim {mode}")
-        ax.plot(100 * t["kept_total"], 100 * t["acc_magnitude"], marker=mk, ls="--", color=COLORS["magnitude"],
-                mfc="none", label=f"magnitude, same per-layer nnz as {mode}")
-        if t["acc_nettrim_ft"].notna().any():
-            ax.plot(100 * t["kept_total"], 100 * t["acc_nettrim_ft"], marker=mk, ls="-.", color=COLORS[mode],
-                    alpha=0.5, label=f"Net-Trim {mode} + fine-tuning")
-            ax.plot(100 * t["kept_total"], 100 * t["acc_magnitude_ft"], marker=mk, ls="-.",
-                    color=COLORS["magnitude"], alpha=0.5, mfc="none", label=f"magnitude ({mode} nnz) + fine-tuning")
-        if mode == "parallel":
+    for k, ax in enumerate(axes):
+        ax.axhline(100 * acc0, color=COLORS["original"], lw=1, ls=":", label=f"original ({100 * acc0:.1f} %)")
+        for mode, mk in (("parallel", "o"), ("cascade", "s")):
+            t = table[table["mode"] == mode].sort_values("kept_total")
+            if t.empty:
+                continue
+            x = 100 * t["kept_total"]
+            ax.plot(x, 100 * t["acc_nettrim"], marker=mk, color=COLORS[mode], label=f"Net-Trim {mode}")
+            ax.plot(x, 100 * t["acc_magnitude"], marker=mk, ls="--", color=COLORS["magnitude"], mfc="none",
+                    label=f"magnitude, same per-layer nnz as {mode}")
+            if t["acc_nettrim_ft"].notna().any():
+                ax.plot(x, 100 * t["acc_nettrim_ft"], marker=mk, ls="-.", color=COLORS[mode], alpha=0.45,
+                        label=f"Net-Trim {mode} + fine-tuning")
+                ax.plot(x, 100 * t["acc_magnitude_ft"], marker=mk, ls=":", color=COLORS["magnitude"], alpha=0.6,
+                        mfc="none", label=f"magnitude ({mode} nnz) + fine-tuning")
             for _, r in t.iterrows():
-                ax.annotate(f"ε={r['eps']:g}", (100 * r["kept_total"], 100 * r["acc_nettrim"]), fontsize=7,
-                            xytext=(3, 3), textcoords="offset points", color=COLORS[mode])
-    ax.set_xlabel("weights kept (% of the network)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(f"{name}: accuracy vs weights kept (ε grid)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
+                ax.annotate(f"{r['eps']:g}", (100 * r["kept_total"], 100 * r["acc_nettrim"]), fontsize=7,
+                            xytext=(3, -9 if mode == "cascade" else 4), textcoords="offset points",
+                            color=COLORS[mode])
+        ax.set_xlabel("weights kept (% of the network)")
+        ax.grid(alpha=0.3)
+        if k == 1:  # zoom on the useful range: within 8 points of the original
+            ax.set_ylim(100 * acc0 - 8, 100 * acc0 + 1.5)
+            ax.set_title("zoom (labels: relative ε)")
+        else:
+            ax.set_title("full range (labels: relative ε)")
+            ax.set_ylabel("test accuracy (%)")
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{name}: test accuracy vs weights kept — Net-Trim vs magnitude pruning at equal per-layer nnz")
+    fig.tight_layout()
     _save(fig, folder, f"prune_{name}_accuracy")
 
 
