@@ -4,7 +4,9 @@ Each experiment lives in its own module of this package that defines
 
 * ``HELP``: one line for ``--help``,
 * ``add_arguments(parser)``: its own options (the common ones are added here),
-* ``run(args) -> None``: does the work, writing into ``args.out`` and ``figures/``.
+* ``run(args) -> None``: does the work, writing results into ``args.out`` and figures and tables into
+  ``args.figures`` (``figures/`` for full runs; ``OUT/figures`` for ``--quick`` runs, so that a quick run
+  never overwrites the committed figures of the full runs).
 
 Register a new one in :data:`EXPERIMENTS` (name -> module); ``all`` runs the names in :data:`ALL` in order.
 """
@@ -33,7 +35,8 @@ ALL = ["cross-check", "phase-transition", "prune-digits", "prune-mnist"]
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a coarse run that finishes in about a minute")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results/)")
-    parser.add_argument("--figures", type=Path, default=Path("figures"), help="figures folder (default: figures/)")
+    parser.add_argument("--figures", type=Path, default=None,
+                        help="figures and tables folder (default: figures/, or OUT/figures with --quick)")
     parser.add_argument("--jobs", type=int, default=1, help="parallel workers (joblib processes, 1 BLAS thread each)")
     parser.add_argument("--seed", type=int, default=0, help="base seed; every cell's seed derives from it")
     parser.add_argument("--dask", metavar="ADDRESS", default=None,
@@ -74,6 +77,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
+    if args.figures is None:
+        args.figures = args.out / "figures" if args.quick else Path("figures")
     names = [n for n in ALL if _load(n) is not None] if args.name == "all" else [args.name]
     for name in names:
         mod = _load(name)
