@@ -42,7 +42,12 @@ def as_float_matrix(value, name: str, *, shape: tuple | None = None, allow_empty
 
 def check_scalar(value, name: str, *, low: float | None = None, high: float | None = None,
                  low_inclusive: bool = True, integer: bool = False):
-    """Check that ``value`` is a finite real (or integer) scalar in the given range; return it."""
+    """Check that ``value`` is a finite real (or integer) scalar in the given range; return it.
+
+    A 0-d numpy array (e.g. ``np.float64(0.1)`` after arithmetic, or ``np.array(0.1)``) counts as a scalar.
+    """
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a number, got a bool")
     kind = numbers.Integral if integer else numbers.Real

@@ -41,7 +41,7 @@ import numbers
 import time
 import tracemalloc
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -49,7 +49,7 @@ import pandas as pd
 from ._validation import as_float_matrix, check_scalar
 from .magnitude import magnitude_prune
 from .problem import layer_problem
-from .solution import OPTIMAL, Solution
+from .solution import OPTIMAL, OPTIMAL_INACCURATE, Solution
 
 __all__ = ["prune_network", "PrunedNetwork", "forward", "link_normalize", "magnitude_prune", "MODES",
            "SOLVERS", "REPORT_COLUMNS"]
@@ -224,7 +224,9 @@ class PrunedNetwork:
     mode : str
     last_activation : str
     solutions : list of Solution
-        The layer solutions (augmented weights in ``Solution.W``).
+        The layer solutions (augmented weights in ``Solution.W``). For the reference solvers ``W``,
+        ``objective``, ``violation`` and ``status`` describe the returned weights, after the interior
+        point's tiny entries were set to zero (status "optimal_inaccurate" if that broke the tolerance).
     """
 
     weights: list
@@ -319,7 +321,7 @@ def _columns(H: np.ndarray, with_bias: bool) -> np.ndarray:
 
 
 def _check_epsilon(epsilon, L: int) -> list[float]:
-    if isinstance(epsilon, (list, tuple, np.ndarray)):
+    if isinstance(epsilon, (list, tuple, np.ndarray)) and np.ndim(epsilon) > 0:
         eps = list(np.asarray(epsilon, dtype=object).ravel())
         if len(eps) != L:
             raise ValueError(f"epsilon has {len(eps)} entries but the network has {L} layers; "
@@ -444,13 +446,13 @@ def prune_network(weights, biases, X, *, epsilon=0.05, mode="parallel", gamma=1.
             sol, el, peak = _solve_layer(Xc, targets[i], eps_i, acts[i], V, solver, Wt[i], solver_options)
             results[i] = (sol, el, peak, eps_i, Xc)
             V_used[i] = V
-            Uhat = _clean(sol.W, solver, Wt[i])
+            Uhat = _clean(sol.W, solver, Wt[i], Xc, targets[i], eps_i, acts[i], V)
             H = Uhat.T @ Xc
             H = (np.maximum(H, 0.0) if acts[i] == "relu" else H).T
 
     new_W, new_b, rows, sols = [], ([] if biased else None), [], []
     for i, (sol, el, peak, eps_i, Xc) in enumerate(results):
-        U = _clean(sol.W, solver, Wt[i])
+        U = _clean(sol.W, solver, Wt[i], Xc, targets[i], eps_i, acts[i], V_used[i])
         n_in = Ws[i].shape[0]
         new_W.append(U[:n_in].copy())
         if biased:
@@ -458,6 +460,15 @@ def prune_network(weights, biases, X, *, epsilon=0.05, mode="parallel", gamma=1.
         Zl = U.T @ Xc
         Zl = np.maximum(Zl, 0.0) if acts[i] == "relu" else Zl
         layer_err = float(np.linalg.norm(Zl - targets[i]))
+        violation = _violation(Xc, targets[i], eps_i, acts[i], V_used[i], U)
+        status = sol.status
+        if solver != "fast":
+            # zeroing the reference's tiny entries changed W: "optimal" must hold for the W we return
+            from nettrim.reference import VIOLATION_TOL
+
+            if status == OPTIMAL and violation > VIOLATION_TOL:
+                status = OPTIMAL_INACCURATE
+            sol = replace(sol, W=U, status=status, violation=violation, objective=float(np.abs(U).sum()))
         sols.append(sol)
         rows.append(dict(layer=i + 1, n_in=n_in, n_out=Ws[i].shape[1], activation=acts[i],
                          nnz_before=int(np.count_nonzero(Ws[i])), nnz_after=int(np.count_nonzero(U[:n_in])),
@@ -465,16 +476,16 @@ def prune_network(weights, biases, X, *, epsilon=0.05, mode="parallel", gamma=1.
                          bias_nnz_after=int(np.count_nonzero(U[n_in])) if biased else 0,
                          layer_rel_error=layer_err / (y_norms[i] or 1.0),
                          epsilon=eps_i, epsilon_rel=eps_i / (y_norms[i] or 1.0),
-                         dead_neurons=int(np.sum(~U.any(axis=0))), status=sol.status,
-                         violation=_violation(Xc, targets[i], eps_i, acts[i], V_used[i], U),
+                         dead_neurons=int(np.sum(~U.any(axis=0))), status=status,
+                         violation=violation,
                          gap=sol.gap, iterations=sol.iterations, time=el,
                          peak_mem_mb=peak))
         if not U.any():
             warnings.warn(f"layer {i + 1} was pruned to all zeros (weights and bias): the network output no longer "
                           f"depends on its input; lower epsilon (now {eps_rel[i]:g} relative)", stacklevel=2)
-        if sol.status != OPTIMAL:
-            warnings.warn(f"layer {i + 1}: solver {sol.solver} returned status {sol.status!r} (relative violation "
-                          f"{sol.violation:.2e}); the layer may not meet its error bound", stacklevel=2)
+        if status != OPTIMAL:
+            warnings.warn(f"layer {i + 1}: solver {sol.solver} returned status {status!r} (relative violation "
+                          f"{violation:.2e}); the layer may not meet its error bound", stacklevel=2)
     pruned = forward(new_W, new_b, X, last_activation=last_activation, return_all=True)
     for i, row in enumerate(rows):
         row["rel_error"] = float(np.linalg.norm(pruned[i + 1] - signals[i + 1])) / (y_norms[i] or 1.0)
@@ -483,15 +494,24 @@ def prune_network(weights, biases, X, *, epsilon=0.05, mode="parallel", gamma=1.
                          solutions=sols)
 
 
-def _clean(W: np.ndarray, solver: str, original: np.ndarray) -> np.ndarray:
+def _clean(W: np.ndarray, solver: str, original: np.ndarray, Xc, Yc, eps, activation, V) -> np.ndarray:
     """The solver's W with NaNs (no answer) replaced by zeros, so that the report and forward still work,
-    and, for the interior-point reference, entries below :data:`REFERENCE_ZERO_TOL` times the larger of
-    max|W| and the original layer's max|W̃| set to zero (the latter catches an answer that is all ~0)."""
+    and, for the interior-point reference, entries below a fraction of the larger of max|W| and the original
+    layer's max|W̃| set to zero (the latter catches an answer that is all ~0). The fraction is
+    :data:`REFERENCE_ZERO_TOL`, or 100× and 10,000× smaller when a larger one would push the recomputed
+    violation past the reference's tolerance; an answer that was within tolerance stays within it."""
     W = np.asarray(W, dtype=float)
     W = np.where(np.isfinite(W), W, 0.0)
-    if solver != "fast" and W.size:
-        scale = max(np.abs(W).max(), np.abs(original).max())
-        W = np.where(np.abs(W) > REFERENCE_ZERO_TOL * scale, W, 0.0)
+    if solver == "fast" or not W.size:
+        return W
+    from nettrim.reference import VIOLATION_TOL
+
+    scale = max(np.abs(W).max(), np.abs(original).max())
+    before = _violation(Xc, Yc, eps, activation, V, W)
+    for tol in (REFERENCE_ZERO_TOL, 1e-2 * REFERENCE_ZERO_TOL, 1e-4 * REFERENCE_ZERO_TOL):
+        U = np.where(np.abs(W) > tol * scale, W, 0.0)
+        if _violation(Xc, Yc, eps, activation, V, U) <= max(VIOLATION_TOL, before):
+            return U
     return W
 
 

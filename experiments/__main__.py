@@ -33,7 +33,7 @@ ALL = ["cross-check", "phase-transition", "prune-digits", "prune-mnist"]
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="a coarse run that finishes in about a minute")
+    parser.add_argument("--quick", action="store_true", help="a coarse run (about a minute per experiment)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results/)")
     parser.add_argument("--figures", type=Path, default=None,
                         help="figures and tables folder (default: figures/, or OUT/figures with --quick)")
@@ -77,6 +77,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be >= 1")
+    if args.seed < 0:
+        parser.error("--seed must be >= 0")
     if args.figures is None:
         args.figures = args.out / "figures" if args.quick else Path("figures")
     names = [n for n in ALL if _load(n) is not None] if args.name == "all" else [args.name]

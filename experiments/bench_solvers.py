@@ -256,6 +256,9 @@ def run(args) -> None:
             cells.append(Cell(f"{tag},paper,rho={rho:g}", _cell_paper,
                               (str(out), name, seed, rho, 1 if args.quick else reps, big)))
     csv = out / "bench_solvers.csv"
+    if args.jobs != 1 or args.dask:
+        # timings measured side by side need the machine to themselves: cells always run one at a time
+        print("[bench-solvers] --jobs/--dask ignored: benchmark cells run one at a time", file=sys.stderr)
     run_cells(cells, csv, jobs=1, dask_address=None, label="bench-solvers", progress=args.progress)
     df = read_results(csv)
     df = df[df["instance"].isin(names)]

@@ -190,6 +190,8 @@ def run(args) -> None:
     trials = args.trials if args.trials is not None else (lambda N: default_trials(N, quick))
     if isinstance(trials, int) and trials < 1:
         raise SystemExit("--trials must be >= 1")
+    if args.bootstrap < 0:
+        raise SystemExit("--bootstrap must be >= 0")
     programs = tuple(args.programs or (PROGRAMS if args.solver == "highs" else ("nettrim",)))
     unknown = set(programs) - set(PROGRAMS)
     if unknown:
@@ -198,6 +200,8 @@ def run(args) -> None:
         print("phase-transition: nettrim.fast.solve is not available; --solver fast cannot run", file=sys.stderr)
         return
     cells = make_cells(N_values, args.s, args.P, trials, args.seed, programs, args.solver, quick)
+    if not cells:
+        raise SystemExit(f"phase-transition: no cell to run: every s in --s exceeds every N in --N {N_values}")
     suffix = "" if args.solver == "highs" else "_fast"
     out_csv = args.out / f"phase_transition{suffix}.csv"
     t0 = time.perf_counter()

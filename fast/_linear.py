@@ -58,6 +58,7 @@ def reduce_linear(X: np.ndarray, Y: np.ndarray, epsilon: float) -> LinearReducti
     """Thin QR of Xᵀ and the reduced data (see the module docstring)."""
     Q, R = qr(X.T, mode="economic", check_finite=False)
     Yr = Y @ Q
-    y_perp_sq = max(float(np.sum(Y * Y)) - float(np.sum(Yr * Yr)), 0.0)
+    # ‖Y⊥‖ from Y⊥ itself: ‖Y‖² − ‖YQ‖² would lose everything below ~1e-8·‖Y‖ to cancellation
+    y_perp_sq = float(np.linalg.norm(Y - Yr @ Q.T)) ** 2
     eps_r = float(np.sqrt(max(epsilon ** 2 - y_perp_sq, 0.0)))
     return LinearReduction(X=np.ascontiguousarray(R.T), Y=Yr, epsilon=eps_r, Q=Q, y_perp_norm=float(np.sqrt(y_perp_sq)))

@@ -11,7 +11,7 @@ import numpy as np
 from scipy.linalg import lstsq
 
 from nettrim.problem import LayerProblem, layer_problem
-from nettrim.solution import MAX_ITER, OPTIMAL, INACCURATE, Solution
+from nettrim.solution import INACCURATE, INFEASIBLE, MAX_ITER, OPTIMAL, Solution
 from nettrim._validation import check_scalar
 
 from ._linalg import make_step
@@ -130,9 +130,9 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, eps_abs=1e-6, eps_rel=1e-
     alpha : float
         Over-relaxation α ∈ (0, 2) (1 = plain ADMM; 1.6 is OSQP's default).
     warm_start : Solution or array_like (N, M), optional
-        Initial :math:`W^3`. A :class:`~nettrim.Solution` of this function also restores the duals
-        (Λ from ``Solution.dual``, Γ from ``Solution.info["dual_l1"]``) when their shapes match;
-        other solutions and plain arrays start from zero duals.
+        Initial :math:`W^3`. A :class:`~nettrim.Solution` also restores the duals when their shapes match:
+        Λ from ``Solution.dual`` (any solver's) and Γ from ``Solution.info["dual_l1"]`` (this function's);
+        a plain array starts from zero duals.
     verbose : bool
         Print the residuals every 100 iterations and a summary at the end.
     callback : callable, optional
@@ -144,7 +144,9 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, eps_abs=1e-6, eps_rel=1e-
         ``W`` is the soft-thresholded iterate :math:`W^2` (exact zeros) in the original units.
         ``status`` is "optimal" when the stopping test held and the recomputed violation of ``W`` is
         ≤ ``eps_violation``, "max_iter" when the limit was reached first, "inaccurate" when the
-        stopping test held but the final recomputed violation exceeds ``eps_violation``. ``gap`` is the
+        stopping test held but the final recomputed violation exceeds ``eps_violation``, "infeasible"
+        (NaN ``W``, no iteration) for a linear layer whose ε is below ‖Y⊥‖_F, the residual of the part
+        of Y outside the row space of X, by more than ``eps_violation``·‖Y‖_F. ``gap`` is the
         relative duality gap :meth:`nettrim.LayerProblem.gap` against :math:`\Lambda = -\rho U^1`
         (in original units) made dual-feasible; ``dual`` is that feasible Λ. ``info`` holds
         ``history`` (per check: ``iteration``, ``r_prim``, ``r_dual``, ``eps_prim``, ``eps_dual``,
@@ -178,6 +180,13 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, eps_abs=1e-6, eps_rel=1e-
     W0, Lam0, Gam0 = _warm_start(lp, warm_start)
 
     core = _Core(lp)
+    if core.reduction is not None and (core.reduction.y_perp_norm - lp.epsilon) / lp.y_norm > eps_violation:
+        # Every W has ‖WᵀX − Y‖_F ≥ ‖Y⊥‖_F (the part of Y outside the row space of X), so no answer can come
+        # within eps_violation of the constraint: the program is infeasible, known before any iteration.
+        return Solution(W=np.full((lp.N, lp.M), np.nan), status=INFEASIBLE, objective=float("nan"),
+                        violation=float("nan"), gap=None, iterations=0, solve_time=time.perf_counter() - t0,
+                        solver="ADMM", info=dict(message=f"infeasible: epsilon = {lp.epsilon:g} < ||Y_perp||_F = "
+                                                 f"{core.reduction.y_perp_norm:g}, the least residual of any W"))
     state = core.run(W0, Lam0, Gam0, eps_abs=eps_abs, eps_rel=eps_rel, eps_violation=eps_violation,
                      max_iter=max_iter, rho=core.default_rho if rho is None else rho, adaptive_rho=bool(adaptive_rho),
                      alpha=alpha, verbose=verbose, callback=callback)

@@ -133,8 +133,8 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, solver="CLARABEL", **solv
         status = OPTIMAL if (raw_status == OPTIMAL and violation <= VIOLATION_TOL) else OPTIMAL_INACCURATE
     else:
         status = raw_status
-    gap = lp.gap(W, Lam) if Lam is not None else None
     dual = lp.project_dual(Lam) if Lam is not None else None
+    gap = lp.gap(W, dual, project=False) if dual is not None else None
     return Solution(W=W, status=status, objective=lp.objective(W), violation=violation, gap=gap,
                     iterations=info.get("iterations"), solve_time=elapsed, solver=name, dual=dual, info=info)
 

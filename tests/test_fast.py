@@ -253,3 +253,20 @@ def test_bench_solvers_smoke(tmp_path, capsys):
     assert abs(anchor.objective - clarabel.objective) <= 1e-6 * clarabel.objective
     assert {"paper rho=1 (published stop)", "paper rho=1 (to accuracy)"} <= set(df.solver)
     assert "per-iteration" in capsys.readouterr().out
+
+
+def test_linear_layer_with_epsilon_below_the_unreachable_residual_is_infeasible():
+    # Y has a part outside the row space of X (P > N): no U reaches it, so ε below ‖Y⊥‖ is infeasible.
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((10, 60))
+    Y = rng.standard_normal((4, 10)) @ X + 0.5 * rng.standard_normal((4, 60))
+    Q = np.linalg.qr(X.T)[0]
+    y_perp = np.linalg.norm(Y - Y @ Q @ Q.T)
+    sol = nettrim.fast.solve(X, Y, 0.9 * y_perp, activation="linear")
+    assert sol.status == "infeasible" and sol.iterations == 0 and np.isnan(sol.W).all()
+    assert nettrim.reference.solve(X, Y, 0.9 * y_perp, activation="linear").status == "infeasible"
+    # just above ‖Y⊥‖ the program is feasible again and both solvers agree
+    fast_sol = nettrim.fast.solve(X, Y, 1.05 * y_perp, activation="linear")
+    ref_sol = nettrim.reference.solve(X, Y, 1.05 * y_perp, activation="linear")
+    assert fast_sol.status == "optimal" and ref_sol.status == "optimal"
+    assert fast_sol.objective == pytest.approx(ref_sol.objective, rel=1e-4)
