@@ -7,7 +7,7 @@ consistency theorems on a link-normalized copy, input-noise robustness and the f
 
 from __future__ import annotations
 
-from .pruning import Setting, run_setting
+from .pruning import Setting, check_options, run_setting, run_tag
 
 HELP = "prune a digits MLP (64-128-64-10): Net-Trim parallel/cascade vs magnitude pruning"
 
@@ -23,12 +23,14 @@ def add_arguments(parser) -> None:
 
 
 def setting(args) -> Setting:
+    check_options(args)
     quick = args.quick
     ft = args.finetune_epochs if args.finetune_epochs is not None else (5 if quick else 20)
     return Setting(dataset="digits", hidden=(128, 64), train_iter=200, n_calib=None,
                    eps_grid=QUICK_EPS_GRID if quick else EPS_GRID,
                    consistency_eps=(0.1,) if quick else EPS_GRID,
-                   noise_levels=NOISE_LEVELS, finetune_epochs=ft, tag="quick" if quick else "full",
+                   noise_levels=NOISE_LEVELS, finetune_epochs=ft,
+                   tag=run_tag(args, ft=args.finetune_epochs),
                    # pruning needs ~1e-3 relative accuracy, not 1e-5: the answer's error is set by ε itself
                    solver_options=dict(eps_abs=1e-4, eps_rel=1e-3, eps_violation=1e-3, max_iter=5000))
 

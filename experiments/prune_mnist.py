@@ -8,7 +8,7 @@ coarse ε grid. Outputs as in :mod:`nettrim.experiments.pruning`.
 from __future__ import annotations
 
 from .prune_digits import NOISE_LEVELS
-from .pruning import Setting, run_setting
+from .pruning import Setting, check_options, run_setting, run_tag
 
 HELP = "prune an MNIST-5k MLP (784-300-100-10): Net-Trim parallel/cascade vs magnitude pruning"
 
@@ -30,13 +30,15 @@ def add_arguments(parser) -> None:
 
 
 def setting(args) -> Setting:
+    check_options(args)
     quick = args.quick
     ft = args.finetune_epochs if args.finetune_epochs is not None else (2 if quick else 10)
     n_calib = args.calib if args.calib is not None else (QUICK_CALIB if quick else None)
     return Setting(dataset="mnist", hidden=(300, 100), train_iter=200, n_calib=n_calib,
                    eps_grid=QUICK_EPS_GRID if quick else EPS_GRID,
                    consistency_eps=(0.1,) if quick else (0.05, 0.2),
-                   noise_levels=NOISE_LEVELS, finetune_epochs=ft, tag="quick" if quick else "full",
+                   noise_levels=NOISE_LEVELS, finetune_epochs=ft,
+                   tag=run_tag(args, ft=args.finetune_epochs, calib=args.calib),
                    # pruning needs ~1e-3 relative accuracy, not 1e-5: the answer's error is set by ε itself
                    solver_options=dict(eps_abs=1e-4, eps_rel=1e-3, eps_violation=1e-3, max_iter=2000))
 

@@ -222,6 +222,25 @@ def consistency_cell(s: Setting, seed: int, cache_dir: str, mode: str, eps: floa
     return rows
 
 
+def run_tag(args, **options) -> str:
+    """The tag that names a run's result files and cell ids: "full" or "quick", plus every option the user
+    set explicitly (``name=value`` pairs whose value is not None), so that a rerun with other options never
+    resumes from, or draws figures of, results computed with different ones."""
+    tag = "quick" if args.quick else "full"
+    return tag + "".join(f"-{name}{value:g}" for name, value in options.items() if value is not None)
+
+
+def check_options(args) -> None:
+    """Range checks of the pruning experiments' own options (argparse checks only the types)."""
+    if getattr(args, "finetune_epochs", None) is not None and args.finetune_epochs < 0:
+        raise SystemExit("--finetune-epochs must be >= 0")
+    if getattr(args, "calib", None) is not None and args.calib < 1:
+        raise SystemExit("--calib must be >= 1")
+    timing = getattr(args, "timing", None)
+    if timing is not None and not (np.isfinite(timing) and timing >= 0):
+        raise SystemExit("--timing takes a relative epsilon >= 0")
+
+
 # ----------------------------------------------------------------------------------------------- driver
 def run_setting(s: Setting, args) -> None:
     """Run (or resume) the prune and consistency cells of ``s``, then write figures and tables."""

@@ -198,7 +198,8 @@ def _fig_noise(df: pd.DataFrame, table: pd.DataFrame, name: str, folder: Path) -
 
 def make_outputs(s, df: pd.DataFrame, cdf: pd.DataFrame, wdir: Path, data, folder: Path) -> pd.DataFrame:
     """Write every figure and table of one setting; return the summary table."""
-    name = f"{s.dataset}" + ("_quick" if s.tag == "quick" else "")
+    # the default full run owns the plain names; any other run (quick, or options set) carries its tag
+    name = s.dataset + ("" if s.tag == "full" else "_" + s.tag.replace("-", "_"))
     folder.mkdir(parents=True, exist_ok=True)
     table = summary_table(df)
     table.to_csv(folder / f"prune_{name}_table.csv", index=False)

@@ -113,6 +113,14 @@ def test_consistency_cell_bounds_hold(mode, tmp_path):
     assert (rows["measured"] > 0).all()
 
 
+def test_run_tag_names_every_explicit_option():
+    from nettrim.experiments.pruning import run_tag
+
+    assert run_tag(argparse.Namespace(quick=False), ft=None, calib=None) == "full"
+    assert run_tag(argparse.Namespace(quick=True), ft=0, calib=None) == "quick-ft0"
+    assert run_tag(argparse.Namespace(quick=False), ft=None, calib=1000) == "full-calib1000"
+
+
 def test_run_setting_writes_outputs_and_resumes(tmp_path):
     s = Setting(**TINY)
     args = argparse.Namespace(out=tmp_path / "out", figures=tmp_path / "fig", seed=0, jobs=1, dask=None,
@@ -124,10 +132,11 @@ def test_run_setting_writes_outputs_and_resumes(tmp_path):
     before = csv.read_text()
     for kind in ("accuracy", "layers", "first_layer", "consistency", "noise"):
         for ext in ("png", "pdf"):
-            assert (tmp_path / "fig" / f"prune_digits_{kind}.{ext}").stat().st_size > 0
-    table = pd.read_csv(tmp_path / "fig" / "prune_digits_table.csv")
+            assert (tmp_path / "fig" / f"prune_digits_test_{kind}.{ext}").stat().st_size > 0
+    table = pd.read_csv(tmp_path / "fig" / "prune_digits_test_table.csv")
     assert set(table["mode"]) == {"parallel", "cascade"} and len(table) == 2
-    assert (tmp_path / "fig" / "prune_digits_table.md").read_text().startswith("| mode |")
+    assert (tmp_path / "fig" / "prune_digits_test_table.md").read_text().startswith("| mode |")
+    assert not (tmp_path / "fig" / "prune_digits_table.csv").exists()  # the full run's names stay untouched
     run_setting(s, args)  # every cell is done: nothing is recomputed
     assert csv.read_text() == before
 
