@@ -262,7 +262,16 @@ def run(args) -> None:
     run_cells(cells, csv, jobs=1, dask_address=None, label="bench-solvers", progress=args.progress)
     df = read_results(csv)
     df = df[df["instance"].isin(names)]
-    print(summarize(df, seed))
+    text = summarize(df, seed)
+    print(text)
+    folder = Path(args.figures)
+    folder.mkdir(parents=True, exist_ok=True)
+    # the default full run owns the plain name; a quick run or a subset of instances is named as such
+    name = "bench_solvers" + ("_quick" if args.quick else "") + (f"_{'_'.join(names)}" if args.instances else "")
+    df.to_csv(folder / f"{name}.csv", index=False)
+    (folder / f"{name}.md").write_text(
+        f"`python -m nettrim.experiments bench-solvers{' --quick' if args.quick else ''}` (1 BLAS thread)\n\n"
+        + text + "\n")
 
 
 def summarize(df, seed=0) -> str:

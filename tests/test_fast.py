@@ -244,7 +244,8 @@ def test_bench_solvers_smoke(tmp_path, capsys):
     from nettrim.experiments.runner import read_results
 
     assert main(["bench-solvers", "--instances", "a", "--repeats", "1", "--out", str(tmp_path),
-                 "--no-progress"]) == 0
+                 "--figures", str(tmp_path / "fig"), "--no-progress"]) == 0
+    assert (tmp_path / "fig" / "bench_solvers_a.md").read_text().count("| a |") >= 3
     df = read_results(tmp_path / "bench_solvers.csv")
     fast_row = df[df.solver == "ADMM (nettrim.fast)"].iloc[0]
     assert fast_row.status == "optimal" and fast_row.violation <= 1e-6
