@@ -72,7 +72,8 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
     eps_violation = check_scalar(eps_violation, "eps_violation", low=0.0)
     N, M, P = lp.N, lp.M, lp.P
-    c0 = 0.3 * np.sqrt(float(np.max(lp.X @ lp.X.T)))
+    # max(XXᵀ) is a diagonal entry (Cauchy–Schwarz), i.e. the largest squared row norm: no N×N Gram needed
+    c0 = 0.3 * np.sqrt(float(np.max(np.einsum("ij,ij->i", lp.X, lp.X))))
     c0 = c0 if c0 > 0 else 1.0
     Xs, Ys = lp.X / c0, lp.Y / c0
     project = Projector(Ys, lp.epsilon / c0, lp.ball if lp.activation == "relu" else None, lp.V / c0)
