@@ -39,14 +39,14 @@ class LinearReduction:
     Y: np.ndarray          # Y Q, M×N
     epsilon: float         # reduced ε (0 when ε² < ‖Y⊥‖², beyond which the program is infeasible)
     Q: np.ndarray          # P×N
+    Y_perp: np.ndarray     # Y − YQQᵀ, M×P (computed once: every dual lift needs it)
     y_perp_norm: float     # ‖Y⊥‖_F
 
-    def lift_dual(self, Lam_r: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    def lift_dual(self, Lam_r: np.ndarray) -> np.ndarray:
         """Map a reduced multiplier (M×N) to one of the original program (M×P)."""
         Lam = Lam_r @ self.Q.T
         if self.y_perp_norm > 0 and self.epsilon > 0:
-            Y_perp = Y - (Y @ self.Q) @ self.Q.T
-            Lam -= (np.linalg.norm(Lam_r) / self.epsilon) * Y_perp
+            Lam -= (np.linalg.norm(Lam_r) / self.epsilon) * self.Y_perp
         return Lam
 
     def reduce_dual(self, Lam: np.ndarray) -> np.ndarray:
@@ -59,6 +59,8 @@ def reduce_linear(X: np.ndarray, Y: np.ndarray, epsilon: float) -> LinearReducti
     Q, R = qr(X.T, mode="economic", check_finite=False)
     Yr = Y @ Q
     # ‖Y⊥‖ from Y⊥ itself: ‖Y‖² − ‖YQ‖² would lose everything below ~1e-8·‖Y‖ to cancellation
-    y_perp_sq = float(np.linalg.norm(Y - Yr @ Q.T)) ** 2
-    eps_r = float(np.sqrt(max(epsilon ** 2 - y_perp_sq, 0.0)))
-    return LinearReduction(X=np.ascontiguousarray(R.T), Y=Yr, epsilon=eps_r, Q=Q, y_perp_norm=float(np.sqrt(y_perp_sq)))
+    Y_perp = Y - Yr @ Q.T
+    y_perp_norm = float(np.linalg.norm(Y_perp))
+    eps_r = float(np.sqrt(max(epsilon ** 2 - y_perp_norm ** 2, 0.0)))
+    return LinearReduction(X=np.ascontiguousarray(R.T), Y=Yr, epsilon=eps_r, Q=Q, Y_perp=Y_perp,
+                           y_perp_norm=y_perp_norm)

@@ -276,7 +276,7 @@ class _Core:
         """Unscaled dual y¹ = ρU¹ (normalized, possibly reduced) -> Λ of the original program."""
         Lam = -y1 / self.a
         if self.reduction is not None:
-            Lam = self.reduction.lift_dual(Lam, self.lp.Y)
+            Lam = self.reduction.lift_dual(Lam)
         return Lam
 
     def lam_in(self, Lam: np.ndarray) -> np.ndarray:

@@ -217,7 +217,7 @@ def test_linear_reduction_preserves_the_program():
     assert full == pytest.approx(reduced, rel=1e-10)
     lp = nettrim.layer_problem(X, Y, eps, activation="linear")
     lam_r = rng.standard_normal((3, 10))
-    lam = red.lift_dual(lam_r, Y)
+    lam = red.lift_dual(lam_r)
     np.testing.assert_allclose(X @ lam.T, red.X @ lam_r.T, atol=1e-10)
     reduced_dual = -np.sum(lam_r * red.Y) - red.epsilon * np.linalg.norm(lam_r)
     assert lp.dual_objective(lam) == pytest.approx(reduced_dual, rel=1e-10)
