@@ -12,9 +12,9 @@ nettrim.experiments
     The experiment harness (``python -m nettrim.experiments``).
 """
 
-from .problem import ACTIVATIONS, LayerProblem, layer_problem
-from .solution import (INACCURATE, INFEASIBLE, MAX_ITER, OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, STATUSES,
-                       UNBOUNDED, Solution)
+from .problem import ACTIVATIONS, CERTIFICATE_TOL, Certificate, LayerProblem, layer_problem
+from .solution import (GAP_TOL, INACCURATE, INFEASIBLE, MAX_ITER, OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR,
+                       STATUSES, UNBOUNDED, VIOLATION_TOL, ConvergenceWarning, Solution)
 
 __version__ = "0.1.0"
 
@@ -34,5 +34,6 @@ def __getattr__(name):
     raise AttributeError(f"module 'nettrim' has no attribute {name!r}")
 
 
-__all__ = ["prune_network", "ACTIVATIONS", "LayerProblem", "layer_problem", "Solution", "STATUSES", "OPTIMAL", "OPTIMAL_INACCURATE",
-           "INFEASIBLE", "UNBOUNDED", "SOLVER_ERROR", "MAX_ITER", "INACCURATE", "__version__"]
+__all__ = ["prune_network", "ACTIVATIONS", "LayerProblem", "layer_problem", "Certificate", "CERTIFICATE_TOL",
+           "Solution", "STATUSES", "OPTIMAL", "OPTIMAL_INACCURATE", "INFEASIBLE", "UNBOUNDED", "SOLVER_ERROR",
+           "MAX_ITER", "INACCURATE", "VIOLATION_TOL", "GAP_TOL", "ConvergenceWarning", "__version__"]

@@ -49,7 +49,7 @@ import pandas as pd
 from ._validation import as_float_matrix, check_scalar
 from .magnitude import magnitude_prune
 from .problem import layer_problem
-from .solution import OPTIMAL, OPTIMAL_INACCURATE, Solution
+from .solution import OPTIMAL, OPTIMAL_INACCURATE, VIOLATION_TOL, Solution
 
 __all__ = ["prune_network", "PrunedNetwork", "forward", "link_normalize", "magnitude_prune", "MODES",
            "SOLVERS", "REPORT_COLUMNS"]
@@ -464,8 +464,6 @@ def prune_network(weights, biases, X, *, epsilon=0.05, mode="parallel", gamma=1.
         status = sol.status
         if solver != "fast":
             # zeroing the reference's tiny entries changed W: "optimal" must hold for the W we return
-            from nettrim.reference import VIOLATION_TOL
-
             if status == OPTIMAL and violation > VIOLATION_TOL:
                 status = OPTIMAL_INACCURATE
             sol = replace(sol, W=U, status=status, violation=violation, objective=float(np.abs(U).sum()))
@@ -504,8 +502,6 @@ def _clean(W: np.ndarray, solver: str, original: np.ndarray, Xc, Yc, eps, activa
     W = np.where(np.isfinite(W), W, 0.0)
     if solver == "fast" or not W.size:
         return W
-    from nettrim.reference import VIOLATION_TOL
-
     scale = max(np.abs(W).max(), np.abs(original).max())
     before = _violation(Xc, Yc, eps, activation, V, W)
     for tol in (REFERENCE_ZERO_TOL, 1e-2 * REFERENCE_ZERO_TOL, 1e-4 * REFERENCE_ZERO_TOL):

@@ -22,6 +22,23 @@ of :math:`Z = U^\top X`) is
 
 (for the linear layer :math:`\Omega` is every entry). Every dual-feasible :math:`\Lambda` gives a lower
 bound on :math:`\|U\|_1` for every feasible :math:`U`, hence a solver-independent optimality gap.
+
+**Weighted ℓ1** (reweighted ℓ1, Candès, Wakin & Boyd 2008): with positive weights :math:`w_{ij}` the
+objective is :math:`\sum_{ij} w_{ij}|u_{ij}|`, the constraints are unchanged, and the dual constraint
+becomes :math:`|(X\Lambda^\top)_{ij}| \le w_{ij}` entrywise.
+
+**Infeasibility certificate.** For every feasible U and every Λ with :math:`\Lambda_{\Omega^c} \ge 0`,
+
+.. math::
+
+    d(\Lambda) \le -\langle \Lambda, U^\top X\rangle = -\langle X\Lambda^\top, U\rangle
+    \le \max_{ij} \frac{|(X\Lambda^\top)_{ij}|}{w_{ij}} \sum_{ij} w_{ij}|u_{ij}| ,
+
+so a Λ with :math:`X\Lambda^\top = 0`, :math:`\Lambda_{\Omega^c} \ge 0` and :math:`d(\Lambda) > 0` proves that
+no U is feasible (a ray of the dual: :math:`d(t\Lambda) \to \infty`). Numerically,
+:meth:`LayerProblem.check_certificate` accepts a Λ whose scale-free dual residual is tiny and whose
+scale-free dual value is clearly positive, and reports the lower bound
+:math:`d(\Lambda)/\max_{ij}|(X\Lambda^\top)_{ij}|/w_{ij}` it proves on the objective of any feasible U.
 """
 
 from __future__ import annotations
@@ -32,9 +49,46 @@ import numpy as np
 
 from ._validation import as_float_matrix, check_scalar
 
-__all__ = ["LayerProblem", "layer_problem", "ACTIVATIONS"]
+__all__ = ["LayerProblem", "layer_problem", "ACTIVATIONS", "Certificate", "CERTIFICATE_TOL"]
 
 ACTIVATIONS = ("relu", "linear")
+
+#: Default tolerance of :meth:`LayerProblem.check_certificate`: the scale-free dual residual must be at
+#: most this times the scale-free dual value, i.e. the certificate proves that every feasible U would need
+#: ‖U‖₁ ≥ 1e6 · ‖Y‖_F / max_i ‖x_i‖₂ — a million times the objective of a U that fits Y at all
+#: (OSQP's default infeasibility tolerance, 1e-5 relative, is of the same order; Stellato et al. 2020).
+CERTIFICATE_TOL = 1e-6
+
+# The scale-free dual value must also exceed this: ~1e7 times double round-off, so that a ray of a program
+# that is feasible on the boundary (d = 0 exactly) cannot pass on round-off alone.
+_CERTIFICATE_VALUE_FLOOR = 1e-9
+
+
+@dataclass(frozen=True)
+class Certificate:
+    r"""The check of a candidate infeasibility certificate Λ (see :meth:`LayerProblem.check_certificate`).
+
+    Attributes
+    ----------
+    valid : bool
+        Λ proves the program infeasible (within the tolerances).
+    dual_residual : float
+        :math:`\|X\Lambda^\top\|_{\max} / (\max_i\|x_i\|_2\,\|\Lambda\|_F)` (weighted: entry ij divided by
+        :math:`w_{ij}/\min w`), in [0, 1]; 0 for an exact ray.
+    dual_value : float
+        :math:`d(\Lambda) / (\|Y\|_F\|\Lambda\|_F)`; must be > 0.
+    sign_violation : float
+        :math:`\max(-\Lambda_{\Omega^c})_+ / \|\Lambda\|_F`; must be 0.
+    lower_bound : float
+        The bound :math:`d(\Lambda) / \max_{ij}(|X\Lambda^\top|_{ij}/w_{ij})` that Λ proves on the
+        objective of every feasible U (``inf`` for an exact ray; meaningless when ``dual_value`` ≤ 0).
+    """
+
+    valid: bool
+    dual_residual: float
+    dual_value: float
+    sign_violation: float
+    lower_bound: float
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +108,9 @@ class LayerProblem:
         Threshold on the inactive set (zeros unless given; unused for "linear").
     ball : ndarray of bool, shape (M, P)
         Entries under the Frobenius ball: :math:`\\Omega` for "relu", every entry for "linear".
+    weights : ndarray, shape (N, M), or None
+        Positive ℓ1 weights :math:`w_{ij}` of the objective :math:`\\sum w_{ij}|u_{ij}|`; None for the
+        plain :math:`\\|U\\|_1` (all weights 1).
     """
 
     X: np.ndarray
@@ -62,6 +119,7 @@ class LayerProblem:
     activation: str
     V: np.ndarray
     ball: np.ndarray = field(repr=False)
+    weights: np.ndarray | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ sizes and scales
     @property
@@ -78,12 +136,14 @@ class LayerProblem:
 
     @property
     def active(self) -> np.ndarray:
-        """The active set :math:`\\Omega = \\{Y > 0\\}` (boolean M×P), whatever the activation."""
-        return self.Y > 0
+        """Entries under the Frobenius ball (boolean M×P): :math:`\\Omega = \\{Y > 0\\}` for a ReLU layer,
+        every entry for a linear one. The same mask as :attr:`ball`; :attr:`inactive` is its complement."""
+        return self.ball
 
     @property
     def inactive(self) -> np.ndarray:
-        """Entries held by the inequality :math:`(U^\\top X)_{\\Omega^c} \\le V_{\\Omega^c}` (none for linear)."""
+        """Entries held by the inequality :math:`(U^\\top X)_{\\Omega^c} \\le V_{\\Omega^c}`: the complement
+        of :attr:`active` (empty for a linear layer)."""
         return ~self.ball
 
     @property
@@ -104,8 +164,10 @@ class LayerProblem:
         return as_float_matrix(U, name, shape=(self.N, self.M))
 
     def objective(self, U) -> float:
-        """:math:`\\|U\\|_1`, the entrywise ℓ1 norm."""
-        return float(np.abs(U).sum())
+        """:math:`\\|U\\|_1`, the entrywise ℓ1 norm, or :math:`\\sum_{ij} w_{ij}|u_{ij}|` with weights."""
+        if self.weights is None:
+            return float(np.abs(U).sum())
+        return float(np.sum(self.weights * np.abs(U)))
 
     def residuals(self, U) -> tuple[float, float]:
         """Absolute constraint residuals of ``U``.
@@ -161,16 +223,33 @@ class LayerProblem:
             value -= float(Lam[inactive] @ self.V[inactive])
         return value
 
+    def dual_scale(self, Lam) -> float:
+        """:math:`\\max_{ij} |(X\\Lambda^\\top)_{ij}| / w_{ij}` (:math:`\\|X\\Lambda^\\top\\|_{\\max}` without weights):
+        Λ meets the dual's norm constraint iff this is ≤ 1."""
+        G = np.abs(self.X @ np.asarray(Lam, dtype=float).T)
+        if self.weights is not None:
+            G /= self.weights
+        return float(np.max(G)) if G.size else 0.0
+
+    def dual_infeasibility(self, Lam) -> float:
+        """How far Λ is from dual feasibility: :math:`\\max(\\text{dual\\_scale} - 1, \\max(-\\Lambda_{\\Omega^c})_+)`
+        (0 for a dual-feasible Λ)."""
+        Lam = np.asarray(Lam, dtype=float)
+        inactive = self.inactive
+        sign = float(max(-np.min(Lam[inactive]), 0.0)) if inactive.any() else 0.0
+        return max(self.dual_scale(Lam) - 1.0, sign, 0.0)
+
     def project_dual(self, Lam) -> np.ndarray:
         """Map any Λ (M×P) to a dual-feasible one.
 
-        Clip :math:`\\Lambda_{\\Omega^c}` at 0, then divide by :math:`\\max(1, \\|X\\Lambda^\\top\\|_{\\max})`;
-        the scaling keeps the sign constraint, so the result satisfies both dual constraints.
+        Clip :math:`\\Lambda_{\\Omega^c}` at 0, then divide by :math:`\\max(1, \\max_{ij}|(X\\Lambda^\\top)_{ij}|/w_{ij})`
+        (:meth:`dual_scale`); the scaling keeps the sign constraint, so the result satisfies both dual
+        constraints.
         """
         Lam = as_float_matrix(Lam, "Lam", shape=(self.M, self.P)).copy()
         inactive = self.inactive
         Lam[inactive] = np.maximum(Lam[inactive], 0.0)
-        scale = float(np.max(np.abs(self.X @ Lam.T))) if Lam.size else 0.0
+        scale = self.dual_scale(Lam) if Lam.size else 0.0
         if scale > 1.0:
             Lam /= scale
         return Lam
@@ -188,6 +267,51 @@ class LayerProblem:
         L = self.project_dual(Lam) if project else np.asarray(Lam, dtype=float)
         return (p - self.dual_objective(L)) / p
 
+    def check_certificate(self, Lam, *, tol: float = CERTIFICATE_TOL) -> Certificate:
+        r"""Check a candidate certificate of infeasibility Λ (M×P), from its definition.
+
+        Λ is normalized to :math:`\|\Lambda\|_F = 1`; with :math:`\bar w = w/\min w` (1 without weights),
+
+        * the sign violation :math:`\max(-\Lambda_{\Omega^c})_+` must be 0 (to round-off, ≤ 1e-12),
+        * the dual value :math:`v = d(\Lambda_+)/\|Y\|_F` must be > 0 (beyond round-off),
+        * the dual residual :math:`r = \max_{ij}(|X\Lambda_+^\top|_{ij}/\bar w_{ij}) / \max_i\|x_i\|_2` must be
+          ≤ ``tol`` · v,
+
+        with :math:`\Lambda_+` the Λ with its Ωᶜ part clipped at 0 and d the dual objective
+        (:meth:`dual_objective`). Both ratios are invariant to the units of X and Y. By weak duality (module
+        docstring) every feasible U then has :math:`\sum w|u| \ge d(\Lambda_+)/\max_{ij}(|X\Lambda_+^\top|_{ij}/w_{ij})`
+        = ``lower_bound``, at least 1/``tol`` times :math:`\|Y\|_F/\max_i\|x_i\|_2\cdot\min w`: an exact ray
+        (r = 0) proves infeasibility, a tiny one that no remotely sized U is feasible.
+
+        Parameters
+        ----------
+        Lam : array_like, shape (M, P)
+        tol : float
+            Largest ratio r / v (default :data:`CERTIFICATE_TOL`).
+
+        Returns
+        -------
+        Certificate
+        """
+        tol = check_scalar(tol, "tol", low=0.0)
+        Lam = as_float_matrix(Lam, "Lam", shape=(self.M, self.P))
+        nrm = float(np.linalg.norm(Lam))
+        if nrm == 0.0:
+            return Certificate(False, float("nan"), 0.0, 0.0, 0.0)
+        L = Lam / nrm
+        inactive = self.inactive
+        sign = float(max(-np.min(L[inactive]), 0.0)) if inactive.any() else 0.0
+        L[inactive] = np.maximum(L[inactive], 0.0)
+        x_max = float(np.sqrt(np.max(np.einsum("ij,ij->i", self.X, self.X))))
+        w_min = 1.0 if self.weights is None else float(np.min(self.weights))
+        scale = self.dual_scale(L)                            # max |XΛᵀ|/w
+        residual = scale * w_min / x_max if x_max > 0 else 0.0
+        value = self.dual_objective(L)
+        rel_value = value / self.y_norm
+        lower = value / scale if scale > 0 else (float("inf") if value > 0 else 0.0)
+        valid = bool(sign <= 1e-12 and rel_value > _CERTIFICATE_VALUE_FLOOR and residual <= tol * rel_value)
+        return Certificate(valid, residual, rel_value, sign, lower)
+
     def relu_error(self, U) -> float:
         """:math:`\\|\\sigma(U^\\top X) - Y\\|_F` with σ the layer's activation (Proposition 1 bounds it by ε)."""
         Z = np.asarray(U).T @ self.X
@@ -196,7 +320,7 @@ class LayerProblem:
         return float(np.linalg.norm(Z - self.Y))
 
 
-def layer_problem(X, Y, epsilon, *, activation: str = "relu", V=None) -> LayerProblem:
+def layer_problem(X, Y, epsilon, *, activation: str = "relu", V=None, weights=None) -> LayerProblem:
     """Validate the data of one layer and return a :class:`LayerProblem`.
 
     Parameters
@@ -210,6 +334,9 @@ def layer_problem(X, Y, epsilon, *, activation: str = "relu", V=None) -> LayerPr
     activation : {"relu", "linear"}
     V : array_like, shape (M, P), optional
         Upper bound of :math:`U^\\top X` on the inactive set (relu only); default 0.
+    weights : array_like, shape (N, M), optional
+        Positive, finite ℓ1 weights: the objective becomes :math:`\\sum_{ij} w_{ij}|u_{ij}|`. None (the
+        default) is the plain :math:`\\|U\\|_1`.
 
     Raises
     ------
@@ -217,7 +344,8 @@ def layer_problem(X, Y, epsilon, *, activation: str = "relu", V=None) -> LayerPr
         Non-numeric arrays, non-real ε, non-string activation.
     ValueError
         Non-2-D, empty or non-finite arrays, mismatched P, negative ε, negative Y for relu,
-        V with the wrong shape or given for a linear layer, an unknown activation.
+        V with the wrong shape or given for a linear layer, an unknown activation, weights of the
+        wrong shape or not > 0.
     """
     if not isinstance(activation, str):
         raise TypeError(f"activation must be a string, one of {ACTIVATIONS}, got {type(activation).__name__}")
@@ -241,9 +369,15 @@ def layer_problem(X, Y, epsilon, *, activation: str = "relu", V=None) -> LayerPr
         if V is not None:
             raise ValueError("V applies to the inactive set of a ReLU layer; it must be None for activation='linear'")
         V = np.zeros_like(Y)
+    if weights is not None:
+        weights = as_float_matrix(weights, "weights", shape=(X.shape[0], Y.shape[0]))
+        if np.any(weights <= 0):
+            raise ValueError("weights must be > 0 (a zero weight leaves an entry unpenalized and the dual "
+                             f"certificate undefined); the smallest is {weights.min():g}")
+        weights = _readonly_view(weights)
     ball = (Y > 0) if activation == "relu" else np.ones(Y.shape, dtype=bool)
     X, Y, V, ball = (_readonly_view(a) for a in (X, Y, V, ball))
-    return LayerProblem(X=X, Y=Y, epsilon=epsilon, activation=activation, V=V, ball=ball)
+    return LayerProblem(X=X, Y=Y, epsilon=epsilon, activation=activation, V=V, ball=ball, weights=weights)
 
 
 def _readonly_view(arr: np.ndarray) -> np.ndarray:

@@ -7,7 +7,23 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Solution", "STATUSES", "OPTIMAL", "OPTIMAL_INACCURATE", "INFEASIBLE", "UNBOUNDED",
-           "SOLVER_ERROR", "MAX_ITER", "INACCURATE"]
+           "SOLVER_ERROR", "MAX_ITER", "INACCURATE", "VIOLATION_TOL", "GAP_TOL", "ConvergenceWarning"]
+
+#: Every solver reports "optimal" only if the relative violation of the returned W, recomputed from W
+#: (:meth:`nettrim.LayerProblem.violation`), is at most this. Interior-point solvers stop at feasibility
+#: tolerances ~1e-8, so 1e-6 leaves room for round-off without admitting a visibly infeasible answer.
+VIOLATION_TOL = 1e-6
+
+#: ... and only if the relative duality gap certified by a dual-feasible multiplier is at most this
+#: (when the solver has a multiplier at all): a feasible W within 0.01 % of the optimum.
+GAP_TOL = 1e-4
+
+
+class ConvergenceWarning(UserWarning):
+    """A solver stopped without a certified answer (iteration limit, inaccurate or failed solve).
+
+    Filter it like any warning category: ``warnings.simplefilter("ignore", nettrim.ConvergenceWarning)``.
+    """
 
 OPTIMAL = "optimal"                        # converged and the returned W's recomputed violation is within tolerance
 OPTIMAL_INACCURATE = "optimal_inaccurate"  # the solver claims optimality but W violates beyond tolerance

@@ -21,7 +21,8 @@ import cvxpy as cp
 import numpy as np
 
 from nettrim.problem import layer_problem
-from nettrim.solution import (INFEASIBLE, MAX_ITER, OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, UNBOUNDED, Solution)
+from nettrim.solution import (INFEASIBLE, MAX_ITER, OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR, UNBOUNDED,
+                              VIOLATION_TOL, Solution)
 
 from .cvx import CvxLayer, build
 from .lp import solve_lp
@@ -30,9 +31,6 @@ __all__ = ["problem", "solve", "SOLVERS", "VIOLATION_TOL"]
 
 SOLVERS = ("CLARABEL", "ECOS", "SCS", "HIGHS")
 
-#: A reference answer is "optimal" only if its recomputed relative violation is at most this
-#: (the conic solvers' default feasibility tolerances are ~1e-8, so this leaves room for round-off).
-VIOLATION_TOL = 1e-6
 
 _CVX_STATUS = {
     cp.OPTIMAL: OPTIMAL,
@@ -45,17 +43,18 @@ _CVX_STATUS = {
 }
 
 
-def problem(X, Y, epsilon, *, activation="relu", V=None):
+def problem(X, Y, epsilon, *, activation="relu", V=None, weights=None):
     """Return ``(cvxpy.Problem, U)``: the layer program stated in CVXPY and its N×M variable.
 
     Parameters are those of :func:`nettrim.layer_problem` (validated the same way). Call
     ``prob.solve()`` yourself, or use :func:`solve` to get a checked :class:`nettrim.Solution`.
     """
-    cvx = build(layer_problem(X, Y, epsilon, activation=activation, V=V))
+    cvx = build(layer_problem(X, Y, epsilon, activation=activation, V=V, weights=weights))
     return cvx.problem, cvx.U
 
 
-def solve(X, Y, epsilon, *, activation="relu", V=None, solver="CLARABEL", **solver_options) -> Solution:
+def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, solver="CLARABEL",
+          **solver_options) -> Solution:
     r"""Solve one Net-Trim layer program exactly.
 
     Parameters
@@ -69,6 +68,9 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, solver="CLARABEL", **solv
     activation : {"relu", "linear"}
     V : array_like, shape (M, P), optional
         Bound on :math:`U^\top X` over the inactive set (relu only; default 0).
+    weights : array_like, shape (N, M), optional
+        Positive ℓ1 weights: minimize :math:`\sum_{ij} w_{ij}|u_{ij}|` (reweighted ℓ1); the gap is then
+        certified for the weighted norm.
     solver : {"CLARABEL", "ECOS", "SCS", "HIGHS"}
         Conic solvers through CVXPY; "HIGHS" solves the ε = 0 program as a linear program with
         ``scipy.optimize.linprog(method="highs")``, neuron by neuron (exact, and 10–100× faster
@@ -91,7 +93,7 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, solver="CLARABEL", **solv
     name = solver.upper()
     if name not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
-    lp = layer_problem(X, Y, epsilon, activation=activation, V=V)
+    lp = layer_problem(X, Y, epsilon, activation=activation, V=V, weights=weights)
     if name == "HIGHS" and lp.epsilon != 0:
         raise ValueError(f"solver='HIGHS' is for epsilon = 0 only (the linear program); got epsilon = {lp.epsilon}. "
                          "Use CLARABEL, ECOS or SCS for epsilon > 0")

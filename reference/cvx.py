@@ -7,7 +7,7 @@ With :math:`Z = U^\top X` and :math:`\Omega` the ball set of the :class:`~nettri
 * ε = 0: :math:`Z_\Omega = Y_\Omega` (the theory's equality form),
 * ReLU: :math:`Z_{\Omega^c} \le V_{\Omega^c}`,
 
-minimizing :math:`\|U\|_1`. Everything is vectorized with boolean masks; there is no loop over entries
+minimizing :math:`\|U\|_1` (or :math:`\sum w_{ij}|u_{ij}|` with ℓ1 weights). Everything is vectorized with boolean masks; there is no loop over entries
 or neurons, so the compiled problem has one cone and one linear block whatever the layer size.
 """
 
@@ -77,5 +77,9 @@ def build(lp: LayerProblem) -> CvxLayer:
     if mask.any():
         inactive = Z[mask] <= np.asarray(lp.V[mask])
         constraints.append(inactive)
-    problem = cp.Problem(cp.Minimize(cp.sum(cp.abs(U))), constraints)
+    if lp.weights is None:
+        objective = cp.sum(cp.abs(U))
+    else:
+        objective = cp.sum(cp.multiply(np.asarray(lp.weights), cp.abs(U)))
+    problem = cp.Problem(cp.Minimize(objective), constraints)
     return CvxLayer(problem=problem, U=U, ball=ball, inactive=inactive)

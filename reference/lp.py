@@ -2,11 +2,11 @@ r"""The ε = 0 program as a linear program, solved exactly by HiGHS (``scipy.opt
 
 At ε = 0 the program separates over neurons. For neuron m with active samples
 :math:`\Omega_m = \{p : Y_{mp} > 0\}` (every sample for a linear layer), split
-:math:`u = u^+ - u^-` with :math:`u^\pm \ge 0`:
+:math:`u = u^+ - u^-` with :math:`u^\pm \ge 0` (:math:`w_m` the ℓ1 weights of neuron m, all 1 by default):
 
 .. math::
 
-    \min\ \mathbf 1^\top u^+ + \mathbf 1^\top u^- \quad\text{s.t.}\quad
+    \min\ w_m^\top u^+ + w_m^\top u^- \quad\text{s.t.}\quad
     X_{\Omega_m}^\top (u^+ - u^-) = y_{m,\Omega_m},\qquad
     X_{\Omega_m^c}^\top (u^+ - u^-) \le v_{m,\Omega_m^c}.
 
@@ -48,8 +48,9 @@ def solve_lp(lp: LayerProblem, **options) -> tuple[np.ndarray, np.ndarray | None
     W = np.full((N, M), np.nan)
     Lam = np.zeros((M, lp.P))
     status, message = "optimal", ""
-    c = np.ones(2 * N)
     for m in range(M):
+        w = np.ones(N) if lp.weights is None else lp.weights[:, m]
+        c = np.concatenate([w, w])                           # Σ_i w_im (u⁺_i + u⁻_i)
         eq = lp.ball[m]
         ub = ~eq
         Xe, Xu = lp.X[:, eq].T, lp.X[:, ub].T

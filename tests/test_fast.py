@@ -271,3 +271,24 @@ def test_linear_layer_with_epsilon_below_the_unreachable_residual_is_infeasible(
     ref_sol = nettrim.reference.solve(X, Y, 1.05 * y_perp, activation="linear")
     assert fast_sol.status == "optimal" and ref_sol.status == "optimal"
     assert fast_sol.objective == pytest.approx(ref_sol.objective, rel=1e-4)
+
+
+@pytest.mark.parametrize("act,gain,bias", [("relu", 0.05, True), ("relu", 0.0, False), ("linear", 0.1, False),
+                                           ("linear", 0.0, True)])
+def test_weighted_l1_agrees_with_the_reference_and_certifies_its_gap(act, gain, bias):
+    X, Y, eps, V = make_layer(20, 4, 60, act, gain, seed=321, bias=bias)
+    w = np.random.default_rng(5).uniform(0.2, 5.0, (X.shape[0], Y.shape[0]))
+    sol = fast.solve(X, Y, eps, activation=act, weights=w)
+    exact = ref.solve(X, Y, eps, activation=act, weights=w, solver="HIGHS" if eps == 0 else "CLARABEL")
+    prob = nettrim.layer_problem(X, Y, eps, activation=act, weights=w)
+    assert exact.status == "optimal" and sol.status == "optimal", sol.summary()
+    assert sol.objective == pytest.approx(prob.objective(sol.W)) == pytest.approx(np.sum(w * np.abs(sol.W)))
+    assert abs(sol.objective - exact.objective) <= 1e-4 * exact.objective
+    for s in (sol, exact):
+        assert prob.dual_infeasibility(s.dual) <= 1e-9          # |XΛᵀ| <= w entrywise, Λ_Ωᶜ >= 0
+        assert -1e-6 <= s.gap <= 1e-3
+        assert prob.dual_objective(s.dual) <= exact.objective * (1 + 1e-7) + 1e-9
+    if eps > 0:  # (at ε = 0 these layers have P > N equations: one feasible point, whatever the weights)
+        # the weights change the answer: the unweighted optimum is not optimal for the weighted program
+        plain = ref.solve(X, Y, eps, activation=act, solver="CLARABEL")
+        assert prob.objective(plain.W) > exact.objective * (1 + 1e-3)

@@ -154,3 +154,73 @@ def test_solution_reports_sparsity():
                            violation=0.0, gap=None, iterations=None, solve_time=0.0, solver="x")
     assert sol.nnz == 2 and sol.density == 0.5 and sol.optimal
     assert "optimal" in sol.summary()
+
+
+# ---------------------------------------------------------------- weighted ℓ1 and infeasibility certificates
+
+def test_weighted_objective_and_dual_constraint():
+    X, W, Y = relu_layer(seed=7, N=6, M=3, P=25)
+    w = np.random.default_rng(7).uniform(0.5, 3.0, W.shape)
+    prob = layer_problem(X, Y, 0.1 * np.linalg.norm(Y), weights=w)
+    assert prob.objective(W) == pytest.approx(np.sum(w * np.abs(W)))
+    Lam = prob.project_dual(np.random.default_rng(8).standard_normal(Y.shape))
+    # the weighted dual constraint |(XΛᵀ)_ij| <= w_ij holds, and is tight somewhere after the scaling
+    G = np.abs(X @ Lam.T)
+    assert np.all(G <= w * (1 + 1e-12)) and np.max(G / w) == pytest.approx(1.0)
+    assert prob.dual_infeasibility(Lam) <= 1e-12
+    # weak duality for the weighted norm: the original W is feasible, so d(Λ) <= Σ w|W|
+    assert prob.dual_objective(Lam) <= prob.objective(W) + 1e-9
+
+
+@pytest.mark.parametrize("bad", [0.0, -1.0])
+def test_weights_must_be_positive(bad):
+    X, W, Y = relu_layer()
+    w = np.ones(W.shape)
+    w[0, 0] = bad
+    with pytest.raises(ValueError, match="weights"):
+        layer_problem(X, Y, 0.0, weights=w)
+    with pytest.raises(ValueError, match="weights"):
+        layer_problem(X, Y, 0.0, weights=np.ones((W.shape[0] + 1, W.shape[1])))
+
+
+def test_active_and_inactive_are_complements_for_both_activations():
+    X, W, Y = relu_layer()
+    for act, Yl in (("relu", Y), ("linear", W.T @ X)):
+        prob = layer_problem(X, Yl, 0.0, activation=act)
+        assert np.array_equal(prob.active, ~prob.inactive)
+    assert not layer_problem(X, W.T @ X, 0.0, activation="linear").inactive.any()
+
+
+def test_certificate_of_a_known_infeasible_program():
+    # One neuron, inputs x_p = +1 and x_p = -1 (N = 1): u·1 = 1 on sample 0 (active) and u·(-1) = 1 on
+    # sample 1 (active) cannot both hold within ε = 0.1. Λ = (-1, -1) gives XΛᵀ = -1 + 1 = 0 and
+    # d(Λ) = -<Λ, Y> - ε‖Λ‖ = 2 - 0.1·√2 > 0: an exact ray.
+    X = np.array([[1.0, -1.0]])
+    Y = np.array([[1.0, 1.0]])
+    prob = layer_problem(X, Y, 0.1)
+    cert = prob.check_certificate(np.array([[-1.0, -1.0]]))
+    assert cert.valid and cert.dual_residual == 0.0 and cert.lower_bound == np.inf
+    assert cert.dual_value == pytest.approx((2 - 0.1 * np.sqrt(2)) / np.sqrt(2) / np.sqrt(2))
+    # scaling Λ or the data changes nothing
+    assert prob.check_certificate(np.array([[-5.0, -5.0]])).valid
+    assert layer_problem(1e6 * X, 1e-6 * Y, 1e-7).check_certificate(np.array([[-1.0, -1.0]])).valid
+    # with ε large enough the same program is feasible (u = 0 is within ε = 2 of Y): no certificate
+    assert not layer_problem(X, Y, 2.0).check_certificate(np.array([[-1.0, -1.0]])).valid
+
+
+def test_no_certificate_for_a_feasible_program():
+    # On a feasible program d(Λ) <= ‖XΛᵀ‖_max ‖W‖_1 for every sign-feasible Λ, so no random Λ passes.
+    X, W, Y = relu_layer(seed=2)
+    prob = layer_problem(X, Y, 0.05 * np.linalg.norm(Y))
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        Lam = rng.standard_normal(Y.shape)
+        cert = prob.check_certificate(Lam)
+        assert not cert.valid
+        if cert.dual_value > 0:
+            assert cert.lower_bound <= prob.objective(W) * (1 + 1e-9)
+    # a Λ with negative entries on Ωᶜ is never a certificate
+    X = np.array([[1.0, -1.0]])
+    Y = np.array([[1.0, 0.0]])
+    cert = layer_problem(X, Y, 0.1).check_certificate(np.array([[-1.0, -1.0]]))
+    assert not cert.valid and cert.sign_violation > 0
