@@ -224,3 +224,14 @@ def test_no_certificate_for_a_feasible_program():
     Y = np.array([[1.0, 0.0]])
     cert = layer_problem(X, Y, 0.1).check_certificate(np.array([[-1.0, -1.0]]))
     assert not cert.valid and cert.sign_violation > 0
+
+
+def test_violation_counts_the_inactive_set_alone():
+    # V below the original response on Ωᶜ by exactly 1: W meets the ball exactly (residual 0) and exceeds the
+    # inactive bound by 1 everywhere on Ωᶜ, so the violation is the inactive term alone, 1/max|Y|.
+    X, W, Y = relu_layer(seed=4)
+    Z = W.T @ X
+    V = np.where(Y > 0, 0.0, Z - 1.0)
+    prob = layer_problem(X, Y, 0.0, V=V)
+    assert prob.residuals(W) == pytest.approx((0.0, 1.0), abs=1e-10)
+    assert prob.violation(W) == pytest.approx(1.0 / np.max(Y), rel=1e-10)

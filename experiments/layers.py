@@ -1,0 +1,82 @@
+r"""Seeded random layer programs: the one generator the tests, the benchmark and the cross-check share.
+
+A layer is drawn as
+
+.. math::
+
+    X_{ip} \sim \mathcal N(0, 1)\ \text{(the last row all ones with a bias)},\qquad
+    W^0_{im} \sim \mathcal N(0, \sigma^2)\cdot \text{mask}_{im},\qquad
+    Y = \sigma(W^{0\top} X),\qquad \varepsilon = \text{gain}\cdot\|Y\|_F ,
+
+with the mask either Bernoulli(``density``) entries or exactly ``sparse`` nonzeros per column (an
+s-sparse neuron, the setting of the recovery theory), and σ the ReLU or the identity. With
+``v_margin > 0`` the inactive set gets a cascade-like threshold
+:math:`V_{\Omega^c} = (W^{0\top}X)_{\Omega^c} + \text{margin}\cdot|g|\cdot\mathrm{std}(W^{0\top}X)`
+(g standard normal), so the original weights stay feasible.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = ["LayerData", "random_layer"]
+
+
+class LayerData(NamedTuple):
+    """One seeded layer program and the weights that generated it."""
+
+    X: np.ndarray          # N×P input (samples in columns; last row ones with a bias)
+    Y: np.ndarray          # M×P output
+    epsilon: float         # absolute ε = gain·‖Y‖_F
+    V: np.ndarray | None   # M×P inactive-set threshold, or None (V = 0)
+    W0: np.ndarray         # N×M generating weights (feasible for the program)
+
+
+def random_layer(N: int, M: int, P: int, *, activation: str = "relu", gain: float = 0.05, bias: bool = False,
+                 sparse: int | None = None, density: float = 1.0, scale: float | None = None,
+                 v_margin: float = 0.0, seed=0) -> LayerData:
+    """Draw one seeded layer program (see the module docstring).
+
+    Parameters
+    ----------
+    N, M, P : int
+        Inputs (the ones row included when ``bias``), neurons, samples.
+    activation : {"relu", "linear"}
+    gain : float
+        Relative ε: ``epsilon = gain * ||Y||_F``.
+    bias : bool
+        Make the last row of X all ones (a bias input).
+    sparse : int, optional
+        Exactly this many nonzeros per column of W0 (positions uniformly at random).
+    density : float
+        Otherwise, keep each entry of W0 with this probability (1 = dense).
+    scale : float, optional
+        Standard deviation σ of the entries of W0 (default 1/sqrt(N)).
+    v_margin : float
+        > 0 draws a nonzero V on the inactive set (relu only), the original weights staying feasible.
+    seed : int or sequence of int
+        Seed of ``numpy.random.default_rng``: the same seed gives the same layer.
+    """
+    if activation not in ("relu", "linear"):
+        raise ValueError(f"activation must be 'relu' or 'linear', got {activation!r}")
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((N, P))
+    if bias:
+        X[-1] = 1.0
+    sigma = 1.0 / np.sqrt(N) if scale is None else float(scale)
+    W0 = sigma * rng.standard_normal((N, M))
+    if sparse is not None:
+        for m in range(M):
+            W0[rng.permutation(N)[sparse:], m] = 0.0
+    elif density < 1.0:
+        W0 *= rng.random((N, M)) < density
+    Z = W0.T @ X
+    Y = np.maximum(Z, 0.0) if activation == "relu" else Z
+    V = None
+    if v_margin > 0:
+        if activation != "relu":
+            raise ValueError("v_margin applies to a ReLU layer's inactive set")
+        V = np.where(Y > 0, 0.0, Z + v_margin * np.abs(rng.standard_normal(Z.shape)) * Z.std())
+    return LayerData(X, Y, gain * float(np.linalg.norm(Y)), V, W0)
