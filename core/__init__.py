@@ -39,4 +39,5 @@ def __getattr__(name):
 
 __all__ = ["prune_network", "PrunedNetwork", "magnitude_prune", "ACTIVATIONS", "LayerProblem", "layer_problem",
            "Certificate", "CERTIFICATE_TOL", "Solution", "STATUSES", "OPTIMAL", "OPTIMAL_INACCURATE", "INFEASIBLE",
-           "UNBOUNDED", "SOLVER_ERROR", "MAX_ITER", "INACCURATE", "VIOLATION_TOL", "GAP_TOL", "ConvergenceWarning", "__version__"]
+           "UNBOUNDED", "SOLVER_ERROR", "MAX_ITER", "INACCURATE", "VIOLATION_TOL", "GAP_TOL", "ConvergenceWarning",
+           "__version__"]

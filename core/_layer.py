@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import io
+import numbers
 import sys
 import time
 import tracemalloc
@@ -21,8 +22,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._refit import refit_support
-from ._validation import check_scalar
-from .problem import layer_problem
+from ._validation import as_float_matrix, check_scalar
+from .problem import ACTIVATIONS, layer_problem
 from .solution import OPTIMAL, Solution
 
 __all__ = ["LayerResult", "prune_layer", "refit_layer", "cascade_program", "resolve_options", "SOLVERS",
@@ -92,6 +93,15 @@ def resolve_options(solver: str, options: dict | None) -> dict:
     return {**fast.PRUNING_OPTIONS, **options}
 
 
+def check_verbose(verbose) -> int:
+    """``verbose`` as 0, 1 or 2 (False/True are 0/1); anything else (e.g. the string "no") is a TypeError."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    if not isinstance(verbose, numbers.Integral) or not 0 <= verbose <= 2:
+        raise TypeError(f"verbose must be a bool or 0, 1, 2, got {verbose!r}")
+    return int(verbose)
+
+
 def cascade_program(original: ArrayLike, X: ArrayLike, Y: ArrayLike, *, activation: str = "relu",
                     gamma: float = 1.1, kappa: float = 1.0) -> tuple[float, np.ndarray | None]:
     r"""ε and V of the cascade scheme for a layer fed the pruned network's signal.
@@ -131,19 +141,26 @@ def cascade_program(original: ArrayLike, X: ArrayLike, Y: ArrayLike, *, activati
     --------
     >>> import numpy as np
     >>> W = np.array([[1.0], [-1.0]]); X = np.array([[1.0, 2.0], [0.5, 3.0]]); Y = np.array([[1.0, 0.0]])
-    >>> eps, V = cascade_program(W, X, Y, gamma=1.0)
-    >>> float(eps), V                       # only the active sample counts
+    >>> eps_layer, V = cascade_program(W, X, Y, gamma=1.0)
+    >>> float(eps_layer), V                       # only the active sample counts
     (0.5, array([[ 0.5, -1. ]]))
     """
-    Z = np.asarray(original, dtype=float).T @ np.asarray(X, dtype=float)
-    D = Z - np.asarray(Y, dtype=float)
+    X = as_float_matrix(X, "X")
+    Y = as_float_matrix(Y, "Y", shape=(None, X.shape[1]))
+    original = as_float_matrix(original, "original", shape=(X.shape[0], Y.shape[0]))
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    gamma = check_scalar(gamma, "gamma", low=1.0)
+    kappa = check_scalar(kappa, "kappa", low=0.0, high=1.0, low_inclusive=False)
+    Z = original.T @ X
+    D = Z - Y
     if activation == "relu":
-        eps = float(np.sqrt(gamma * np.sum(D[np.asarray(Y) > 0] ** 2)))
+        eps_layer = float(np.sqrt(gamma * np.sum(D[Y > 0] ** 2)))
         V = Z  # only its Ωᶜ entries enter the program
     else:
-        eps = float(np.sqrt(gamma * np.sum(D ** 2)))
+        eps_layer = float(np.sqrt(gamma * np.sum(D ** 2)))
         V = None
-    return eps * kappa, V
+    return eps_layer * kappa, V
 
 
 def prune_layer(X: ArrayLike, Y: ArrayLike, epsilon: float, original: ArrayLike, *, activation: str = "relu",
@@ -217,6 +234,10 @@ def prune_layer(X: ArrayLike, Y: ArrayLike, epsilon: float, original: ArrayLike,
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     if not isinstance(solver, str) or solver.lower() not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    if isinstance(verbose, (bool, np.bool_)):
+        verbose = int(verbose)
+    elif not isinstance(verbose, numbers.Integral) or not 0 <= verbose <= 2:
+        raise TypeError(f"verbose must be a bool or 0, 1, 2, got {verbose!r}")
     solver = solver.lower()
     options = resolve_options(solver, solver_options)
     prob = layer_problem(X, Y, epsilon, activation=activation, V=V)

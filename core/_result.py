@@ -41,7 +41,7 @@ def build_report(rows: list[dict], signals: list, pruned: list) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(REPORT_COLUMNS))
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, eq=False)
 class PrunedNetwork:
     """A pruned network and how it was obtained.
 

@@ -100,8 +100,8 @@ def run_scheme(net: Signals, eps_gains: list[float], cfg: Config, warm: list | N
     H = net.signals[0]
     for i in range(net.L):
         data = _layer(net, i, columns(H, net.biased))
-        eps, V = _cascade_eps(net, i, data.X, cfg, eps_gains[0])
-        res = _prune(data, eps, V, cfg, _warm(warm, i), tag)
+        eps_layer, V = _cascade_eps(net, i, data.X, cfg, eps_gains[0])
+        res = _prune(data, eps_layer, V, cfg, _warm(warm, i), tag)
         _progress(res, data, cfg, tag)
         results.append(res)
         H = _layer_output(res.W, data.X, data.act)
@@ -117,11 +117,11 @@ def search_common(net: Signals, density: float, cfg: Config, start: float):
     deferred = cfg.mode == "parallel" and cfg.refit
     trial_cfg = replace(cfg, refit=False) if deferred else cfg
 
-    def evaluate(eps, warm):
-        layers = run_scheme(net, [eps] * net.L, trial_cfg, warm=warm, tag=f"eps={eps:.4g}")
+    def evaluate(eps_gain, warm):
+        layers = run_scheme(net, [eps_gain] * net.L, trial_cfg, warm=warm, tag=f"eps={eps_gain:.4g}")
         kept = kept_fraction(net, layers)
         if cfg.verbose:
-            print(f"density search: eps = {eps:.4g} -> kept {100 * kept:.2f} % (target {100 * density:.2f} "
+            print(f"density search: eps = {eps_gain:.4g} -> kept {100 * kept:.2f} % (target {100 * density:.2f} "
                   f"± {100 * cfg.density_tol:.2f} %)", flush=True)
         return kept, layers
 
@@ -146,6 +146,7 @@ def search_per_layer(net: Signals, densities: list[float], cfg: Config, start: f
     H = net.signals[0]
     for i in range(net.L):
         data = _layer(net, i, columns(H, net.biased))
+        # the γ = 1 value of ε_ℓ (absolute): the original layer is feasible at and above it
         floor, V = (0.0, None) if i == 0 else _cascade_eps(net, i, data.X, replace(cfg, gamma=1.0, kappa=1.0), None)
         search = _search_layer(data, V, floor, densities[i], cfg, start)
         searches.append(search)
@@ -176,6 +177,7 @@ def _layer(net: Signals, i: int, Xc: np.ndarray) -> _Layer:
 
 
 def _cascade_eps(net, i, Xc, cfg, eps_gain):
+    """(absolute ε_ℓ, V) of cascade layer i; layer 1 from the relative ``eps_gain``."""
     if i == 0:
         return eps_gain * net.y_norms[0], None
     return cascade_program(net.Wt[i], Xc, net.targets[i], activation=net.acts[i], gamma=cfg.gamma,
@@ -195,8 +197,8 @@ def _label(data: _Layer, tag: str) -> str:
     return f"layer {data.index + 1}/{data.n_layers}" + (f", {tag}" if tag else "")
 
 
-def _prune(data: _Layer, eps, V, cfg, warm, tag) -> LayerResult:
-    return prune_layer(data.X, data.Y, eps, data.original, activation=data.act, V=V, bias=data.bias,
+def _prune(data: _Layer, eps_layer, V, cfg, warm, tag) -> LayerResult:
+    return prune_layer(data.X, data.Y, eps_layer, data.original, activation=data.act, V=V, bias=data.bias,
                        refit=cfg.refit, reweight=cfg.reweight, solver=cfg.solver, solver_options=cfg.options,
                        warm_start=warm, verbose=cfg.verbose, label=_label(data, tag))
 

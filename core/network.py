@@ -32,7 +32,8 @@ from numpy.typing import ArrayLike
 
 from ._density import DENSITY_TOL, DensitySearch, Trial, search_epsilon
 from ._forward import LAST_ACTIVATIONS, check_choice, check_data, check_network, forward, link_normalize
-from ._layer import REWEIGHT_DELTA, SOLVERS, LayerResult, cascade_program, prune_layer, refit_layer, resolve_options
+from ._layer import (REWEIGHT_DELTA, SOLVERS, LayerResult, cascade_program, check_verbose, prune_layer, refit_layer,
+                     resolve_options)
 from ._result import REPORT_COLUMNS, PrunedNetwork, build_report
 from ._schemes import Config, prepare, run_scheme, search_common, search_per_layer
 from ._validation import check_scalar
@@ -160,8 +161,8 @@ def prune_network(weights, biases, X: ArrayLike, *, epsilon=None, density=None, 
     >>> net = nettrim.prune_network(W, None, X, epsilon=0.1, mode="cascade")
     >>> bool((net.report["layer_rel_error"] <= net.report["epsilon_rel"] + 1e-4).all())
     True
-    >>> net = nettrim.prune_network(W, None, X, density=0.5)
-    >>> abs(net.kept - 0.5) <= 0.005
+    >>> net = nettrim.prune_network(W, None, X, density=0.9)     # keep 90 % of the weights
+    >>> abs(net.kept - 0.9) <= 0.005
     True
     """
     Ws, bs = check_network(weights, biases)
@@ -203,10 +204,7 @@ def _config(L, *, mode, refit, reweight, gamma, kappa, solver, jobs, verbose, de
     for name, flag in (("refit", refit),):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
-    if isinstance(verbose, (bool, np.bool_)):
-        verbose = int(verbose)
-    elif not isinstance(verbose, numbers.Integral) or not 0 <= verbose <= 2:
-        raise TypeError(f"verbose must be a bool or 0, 1, 2, got {verbose!r}")
+    verbose = check_verbose(verbose)
     if isinstance(reweight, (bool, np.bool_)):
         raise TypeError("reweight must be an integer number of rounds, got a bool")
     reweight = check_scalar(reweight, "reweight", low=0, integer=True)

@@ -191,3 +191,14 @@ def test_top_level_names():
     assert nettrim.PrunedNetwork is PrunedNetwork
     assert issubclass(nettrim.ConvergenceWarning, UserWarning)
     assert callable(forward)
+
+
+@pytest.mark.parametrize("module", ["_forward", "_layer", "_refit", "_density", "_result", "network"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = doctest.testmod(importlib.import_module(f"nettrim.{module}"))
+    assert result.attempted > 0 and result.failed == 0
