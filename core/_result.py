@@ -75,7 +75,8 @@ class PrunedNetwork:
         The last ℓ1 solve of each layer (augmented weights in ``Solution.W``, before the refit). Not saved
         by :meth:`save`.
     settings : dict
-        How the network was pruned (ε or density, mode, refit, reweight, γ, κ, solver and its options).
+        How the network was pruned: ``epsilon`` (relative; the one a density search found), ``density``,
+        ``mode``, ``refit``, ``reweight``, ``gamma``, ``kappa``, ``solver`` and its ``solver_options``.
     search : object
         The density search (:class:`nettrim.network.DensitySearch`, or a list of them, one per layer)
         when a density was asked for; None otherwise. Not saved by :meth:`save`.

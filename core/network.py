@@ -190,7 +190,11 @@ def prune_network(weights, biases, X: ArrayLike, *, epsilon=None, density=None, 
     new_b = [r.W[W.shape[0]].copy() for r, W in zip(layers, Ws)] if bs is not None else None
     pruned = forward(new_W, new_b, X, last_activation=last_activation, return_all=True)
     report = build_report([r.row for r in layers], net.signals, pruned)
-    settings = dict(epsilon=epsilon if densities is None else None, density=density, mode=cfg.mode, refit=cfg.refit,
+    if densities is None:
+        found = DEFAULT_EPSILON if epsilon is None else epsilon
+    else:  # the relative ε the search found (one per layer for per-layer targets)
+        found = search.epsilon if len(densities) == 1 else [s.epsilon for s in search]
+    settings = dict(epsilon=found, density=density, mode=cfg.mode, refit=cfg.refit,
                     reweight=cfg.reweight, gamma=cfg.gamma, kappa=cfg.kappa, last_activation=last_activation,
                     solver=cfg.solver, solver_options=cfg.options, calibration_samples=X.shape[0])
     return PrunedNetwork(weights=new_W, biases=new_b, report=report, mode=cfg.mode, last_activation=last_activation,

@@ -26,6 +26,7 @@ EXPERIMENTS = {
     "bench-solvers": "nettrim.experiments.bench_solvers",
     "prune-digits": "nettrim.experiments.prune_digits",
     "prune-mnist": "nettrim.experiments.prune_mnist",
+    "bench-network": "nettrim.experiments.bench_network",
 }
 
 #: what ``all`` runs, in order (the README's main job is ``all --quick``)

@@ -73,7 +73,7 @@ def test_common_density_is_reached_with_one_epsilon_for_every_layer(mode, target
     else:
         assert net.report["epsilon_rel"].iloc[0] == pytest.approx(eps, rel=1e-12)
     assert (net.report["status"] == "optimal").all()
-    assert net.settings["density"] == target and net.settings["epsilon"] is None
+    assert net.settings["density"] == target and net.settings["epsilon"] == eps
     # the network found is the prune at that ε (warm starts change iterations, not the answer's support
     # beyond the solver's tolerance)
     again = prune_network(Ws, bs, X, epsilon=eps, mode=mode)
