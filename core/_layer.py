@@ -93,6 +93,20 @@ def resolve_options(solver: str, options: dict | None) -> dict:
     return {**fast.PRUNING_OPTIONS, **options}
 
 
+def check_flag(value, name: str) -> bool:
+    """A bool flag (numpy bools too); anything else (e.g. the string "yes") is a TypeError naming it."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {type(value).__name__}")
+    return bool(value)
+
+
+def check_reweight(reweight) -> int:
+    """The number of reweighting rounds: an integer ≥ 0 (not a bool)."""
+    if isinstance(reweight, (bool, np.bool_)):
+        raise TypeError("reweight must be an integer number of rounds, got a bool")
+    return check_scalar(reweight, "reweight", low=0, integer=True)
+
+
 def check_verbose(verbose) -> int:
     """``verbose`` as 0, 1 or 2 (False/True are 0/1); anything else (e.g. the string "no") is a TypeError."""
     if isinstance(verbose, (bool, np.bool_)):
@@ -226,12 +240,8 @@ def prune_layer(X: ArrayLike, Y: ArrayLike, epsilon: float, original: ArrayLike,
     >>> res.row["layer_rel_error"] <= res.row["layer_rel_error_l1"] <= 0.1 + 1e-4
     True
     """
-    if isinstance(reweight, (bool, np.bool_)):
-        raise TypeError("reweight must be an integer number of rounds, got a bool")
-    reweight = check_scalar(reweight, "reweight", low=0, integer=True)
-    for name, flag in (("refit", refit), ("bias", bias)):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
+    reweight = check_reweight(reweight)
+    refit, bias = check_flag(refit, "refit"), check_flag(bias, "bias")
     if not isinstance(solver, str) or solver.lower() not in SOLVERS:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     if isinstance(verbose, (bool, np.bool_)):

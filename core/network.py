@@ -32,8 +32,8 @@ from numpy.typing import ArrayLike
 
 from ._density import DENSITY_TOL, DensitySearch, Trial, search_epsilon
 from ._forward import LAST_ACTIVATIONS, check_choice, check_data, check_network, forward, link_normalize
-from ._layer import (REWEIGHT_DELTA, SOLVERS, LayerResult, cascade_program, check_verbose, prune_layer, refit_layer,
-                     resolve_options)
+from ._layer import (REWEIGHT_DELTA, SOLVERS, LayerResult, cascade_program, check_flag, check_reweight, check_verbose,
+                     prune_layer, refit_layer, resolve_options)
 from ._result import REPORT_COLUMNS, PrunedNetwork, build_report
 from ._schemes import Config, prepare, run_scheme, search_common, search_per_layer
 from ._validation import check_scalar
@@ -168,7 +168,7 @@ def prune_network(weights, biases, X: ArrayLike, *, epsilon=None, density=None, 
     Ws, bs = check_network(weights, biases)
     L = len(Ws)
     X = check_data(X, Ws[0].shape[0])
-    cfg = _config(L, mode=mode, refit=refit, reweight=reweight, gamma=gamma, kappa=kappa, solver=solver, jobs=jobs,
+    cfg = _config(mode=mode, refit=refit, reweight=reweight, gamma=gamma, kappa=kappa, solver=solver, jobs=jobs,
                   verbose=verbose, density_tol=density_tol, options=solver_options)
     eps_gains, densities = _targets(epsilon, density, L)
     last_activation = check_choice(last_activation, "last_activation", LAST_ACTIVATIONS)
@@ -202,16 +202,10 @@ def prune_network(weights, biases, X: ArrayLike, *, epsilon=None, density=None, 
 
 
 # ----------------------------------------------------------------------------------------------- checks
-def _config(L, *, mode, refit, reweight, gamma, kappa, solver, jobs, verbose, density_tol, options) -> Config:
+def _config(*, mode, refit, reweight, gamma, kappa, solver, jobs, verbose, density_tol, options) -> Config:
     mode = check_choice(mode, "mode", MODES)
     solver = check_choice(solver, "solver", SOLVERS)
-    for name, flag in (("refit", refit),):
-        if not isinstance(flag, (bool, np.bool_)):
-            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
-    verbose = check_verbose(verbose)
-    if isinstance(reweight, (bool, np.bool_)):
-        raise TypeError("reweight must be an integer number of rounds, got a bool")
-    reweight = check_scalar(reweight, "reweight", low=0, integer=True)
+    refit, verbose, reweight = check_flag(refit, "refit"), check_verbose(verbose), check_reweight(reweight)
     if isinstance(jobs, (bool, np.bool_)) or not isinstance(jobs, numbers.Integral):
         raise TypeError(f"jobs must be an integer >= 1, got {type(jobs).__name__}")
     if jobs < 1:
@@ -225,7 +219,7 @@ def _config(L, *, mode, refit, reweight, gamma, kappa, solver, jobs, verbose, de
     options = resolve_options(solver, options)
     if solver != "fast" and options:
         _probe_reference(solver, options)
-    return Config(mode=mode, refit=bool(refit), reweight=reweight, gamma=check_scalar(gamma, "gamma", low=1.0),
+    return Config(mode=mode, refit=refit, reweight=reweight, gamma=check_scalar(gamma, "gamma", low=1.0),
                   kappa=check_scalar(kappa, "kappa", low=0.0, high=1.0, low_inclusive=False), solver=solver,
                   options=options, jobs=int(jobs), verbose=int(verbose),
                   density_tol=check_scalar(density_tol, "density_tol", low=0.0))
