@@ -276,6 +276,8 @@ def p50_table(df: pd.DataFrame, replicates: int = 400, seed: int = 0) -> pd.Data
 
 def markdown_p50(tab: pd.DataFrame) -> str:
     """The P_50 table in Markdown: one row per (N, s), the three programs side by side."""
+    from ._output import markdown_table
+
     def cell(r):
         if not len(r):
             return ""
@@ -284,16 +286,18 @@ def markdown_p50(tab: pd.DataFrame) -> str:
             return {"below": "< grid", "above": "> grid"}.get(r["censored"], "n/a")
         return f"{r['P50']:.1f} ± {r['se']:.1f}" if np.isfinite(r["se"]) else f"{r['P50']:.1f}"
 
-    lines = ["| N | s | δ (MC) | δ (ψ) | P_50 bp | 2δ | P_50 nettrim | P_50 bp_active | mixture, probit on grid |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = []
     for (N, s), g in tab.groupby(["N", "s"], sort=True):
         r0 = g.iloc[0]
         nt = g[g.program == "nettrim"] if (g.program == "nettrim").any() else g[g.program == "bp_active"]
-        model = f"{nt['predicted_probit'].iloc[0]:.1f}" if len(nt) else ""
-        lines.append(f"| {N} | {s} | {r0['delta_mc']:.1f} | {r0['delta_psi']:.1f} | {cell(g[g.program == 'bp'])} | "
-                     f"{2 * r0['delta_mc']:.1f} | {cell(g[g.program == 'nettrim'])} | "
-                     f"{cell(g[g.program == 'bp_active'])} | {model} |")
-    return "\n".join(lines) + "\n"
+        rows.append({"N": N, "s": s, "δ (MC)": f"{r0['delta_mc']:.1f}", "δ (ψ)": f"{r0['delta_psi']:.1f}",
+                     "P_50 bp": cell(g[g.program == "bp"]), "2δ": f"{2 * r0['delta_mc']:.1f}",
+                     "P_50 nettrim": cell(g[g.program == "nettrim"]),
+                     "P_50 bp_active": cell(g[g.program == "bp_active"]),
+                     "mixture, probit on grid": f"{nt['predicted_probit'].iloc[0]:.1f}" if len(nt) else ""})
+    columns = ["N", "s", "δ (MC)", "δ (ψ)", "P_50 bp", "2δ", "P_50 nettrim", "P_50 bp_active",
+               "mixture, probit on grid"]
+    return markdown_table(pd.DataFrame(rows, columns=columns), align="right")
 
 
 def summarize(df: pd.DataFrame, figures, *, suffix: str = "", replicates: int = 400, seed: int = 0,
