@@ -126,7 +126,7 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g", *,
 
 
 def write_table(df: pd.DataFrame, folder, name: str, *, caption: str = "", note: str = "",
-                csv_float_format: str | None = None, **markdown) -> str:
+                csv_float_format: str | None = None, display: pd.DataFrame | None = None, **markdown) -> str:
     """Write ``df`` as ``name``.csv and ``name``.md into ``folder``; return the Markdown text.
 
     Parameters
@@ -135,12 +135,27 @@ def write_table(df: pd.DataFrame, folder, name: str, *, caption: str = "", note:
         Text above and below the Markdown table (a blank line separates them from it).
     csv_float_format : str, optional
         ``float_format`` of :meth:`pandas.DataFrame.to_csv` (e.g. ``"%.4g"``; default: full precision).
+    display : DataFrame, optional
+        The frame shown in Markdown when it is not ``df`` itself (e.g. a wide, formatted layout of a long
+        table); default ``df``.
     **markdown
         Passed to :func:`markdown_table` (``floatfmt``, ``formats``, ``na``, ``align``).
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> print(write_table(pd.DataFrame({"a": [1.5]}), tempfile.mkdtemp(), "t", caption="A table"), end="")
+    A table
+    <BLANKLINE>
+    | a |
+    |---|
+    | 1.5 |
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     df.to_csv(folder / f"{name}.csv", index=False, float_format=csv_float_format)
-    text = (caption + "\n\n" if caption else "") + markdown_table(df, **markdown) + ("\n" + note + "\n" if note else "")
+    shown = df if display is None else display
+    text = markdown_table(shown, **markdown)
+    text = (caption + "\n\n" if caption else "") + text + ("\n" + note + "\n" if note else "")
     (folder / f"{name}.md").write_text(text)
     return text

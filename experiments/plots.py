@@ -17,7 +17,7 @@ from . import theory  # noqa: E402
 from ._output import DPI, save_figure  # noqa: E402,F401  (DPI re-exported for callers of the old module)
 
 __all__ = ["phase_transition_figures", "heatmap_figure", "curves_figure", "p50_plot", "cross_check_figures",
-           "save", "SUCCESS_CMAP"]
+           "integer_ticks", "save", "SUCCESS_CMAP"]
 
 TITLES = {"nettrim": "Net-Trim (ε = 0, ReLU)", "bp": "basis pursuit, all P samples",
           "bp_active": "basis pursuit, active samples only"}
@@ -33,11 +33,12 @@ save = save_figure
 
 
 def integer_ticks(ax, axis: str = "both") -> None:
-    """Integer-valued ticks on ``axis`` ("x", "y" or "both"): for counts such as s and P."""
+    """Integer-valued ticks on ``axis`` ("x", "y" or "both") for counts such as s and P, in steps of
+    1, 2 or 5 times a power of ten (never 2.5, 7.5)."""
     if axis in ("x", "both"):
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
     if axis in ("y", "both"):
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def _edges(v: np.ndarray) -> np.ndarray:
@@ -194,7 +195,8 @@ def p50_plot(tab: pd.DataFrame):
         for i, N in enumerate(Ns):
             u = t[t["N"] == N].sort_values("s")
             ax.errorbar(u["s"] / N, u["P50"] / u["delta_mc"], yerr=u["se"] / u["delta_mc"],
-                        fmt="o" if program == "nettrim" else "s", ms=3.5, color=f"C{i}", mfc="none" if program == "bp" else None,
+                        fmt="o" if program == "nettrim" else "s", ms=3.5, color=f"C{i}",
+                        mfc="none" if program == "bp" else None,
                         label=f"{program}, N = {N}")
     ax.axhline(2, color="C1", lw=1, label="2 (Net-Trim theory)")
     ax.axhline(1, color="C0", lw=1, ls="--", label="1 (basis pursuit theory)")

@@ -21,7 +21,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from ._output import markdown_table, save_figure  # noqa: E402  (markdown_table re-exported: prune_mnist imports it)
+# markdown_table is re-exported: prune_mnist imports it from here
+from ._output import markdown_table, save_figure, write_table  # noqa: E402
 
 __all__ = ["make_outputs", "markdown_table", "summary_table", "best_tradeoff", "accuracy_figure", "layers_figure",
            "first_layer_figure", "consistency_figure", "noise_figure", "label_points", "pixel_mask", "PIXEL_COLORS"]
@@ -269,8 +270,9 @@ def accuracy_figure(table: pd.DataFrame, name: str):
             if j == 0:
                 ax.set_ylabel("test accuracy (%)")
             if "nettrim" in series[state]:
-                labelled.append((ax, x, 100 * t[_acc_column("nettrim", state)].to_numpy(dtype=float), [f"{e:g}" for e in t["eps"]],
-                                 COLORS.get(mode, "tab:blue"), np.vstack(pts), lines))
+                y_nt = 100 * t[_acc_column("nettrim", state)].to_numpy(dtype=float)
+                labelled.append((ax, x, y_nt, [f"{e:g}" for e in t["eps"]], COLORS.get(mode, "tab:blue"),
+                                 np.vstack(pts), lines))
     lo = max(0.0, min(all_acc) - 5)
     axes[0][0].set_ylim(lo, min(99.8, max(all_acc) + 0.6 * (100 - max(all_acc))))
     kept = 100 * table["kept_total"]
@@ -388,7 +390,9 @@ def consistency_figure(cdf: pd.DataFrame, name: str):
         for ell, mk in zip(sorted(g["layer"].unique()), "os^Dv<>p"):
             h = g[g["layer"] == ell].sort_values("eps")
             sup = str(int(ell)).translate(_SUPERSCRIPT)
-            lab = f"layer {ell}" + (f": ‖Y⁽{sup}⁾‖/‖Y⁽¹⁾‖ = {scale[ell]:.1e}" if ell in scale and ell != min(scale) else "")
+            lab = f"layer {ell}"
+            if ell in scale and ell != min(scale):
+                lab += f": ‖Y⁽{sup}⁾‖/‖Y⁽¹⁾‖ = {scale[ell]:.1e}"
             axes[0][j].plot(h["eps"], h["measured"] / h["bound"], marker=mk, color=f"C{int(ell) - 1}", label=lab)
             if relative:
                 axes[1][j].plot(h["eps"], h["measured"] / h["y_norm"], marker=mk, color=f"C{int(ell) - 1}",
@@ -463,21 +467,15 @@ def make_outputs(s, df: pd.DataFrame, cdf: pd.DataFrame, wdir: Path, data, folde
     """Write every figure and table of one setting; return the summary table."""
     # the default full run owns the plain names; any other run (quick, or options set) carries its tag
     name = s.dataset + ("" if s.tag == "full" else "_" + s.tag.replace("-", "_"))
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     table = summary_table(df)
-    table.to_csv(folder / f"prune_{name}_table.csv", index=False)
-    (folder / f"prune_{name}_table.md").write_text(markdown_table(table))
+    write_table(table, folder, f"prune_{name}_table")
     layers = df[df["kind"] == "layer"][[c for c in _LAYER_COLUMNS if c in df.columns]]
-    layers = layers.sort_values(["mode", "eps", "layer"])
-    layers.to_csv(folder / f"prune_{name}_layers.csv", index=False)
-    (folder / f"prune_{name}_layers.md").write_text(markdown_table(layers))
+    write_table(layers.sort_values(["mode", "eps", "layer"]), folder, f"prune_{name}_layers")
     has_consistency = cdf is not None and len(cdf) > 0
     if has_consistency:
         c = cdf[[col for col in _CONSISTENCY_COLUMNS if col in cdf.columns]].copy()
         c["ratio"] = c["measured"] / c["bound"]
-        c.to_csv(folder / f"prune_{name}_consistency.csv", index=False)
-        (folder / f"prune_{name}_consistency.md").write_text(markdown_table(c))
+        write_table(c, folder, f"prune_{name}_consistency")
     figures = {"accuracy": accuracy_figure(table, name), "layers": layers_figure(df, name),
                "first_layer": _first_layer_from_weights(table, wdir, data, name, s.tag),
                "consistency": consistency_figure(cdf, name) if has_consistency else None,

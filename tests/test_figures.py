@@ -87,6 +87,9 @@ def test_heatmap_colour_map_limits_colour_bar_and_integer_ticks():
         yt = _visible_ticks(ax.yaxis, lo, hi)
         assert len(yt) >= 2 and all(float(v).is_integer() for v in yt)
         assert all("." not in t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels() if t.get_text())
+        for ticks in (xt, yt):   # steps of 1, 2 or 5 times a power of ten
+            step = np.diff(ticks)[0]
+            assert step / 10 ** np.floor(np.log10(step)) in (1, 2, 5)
     bars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
     assert len(bars) == 1 and "success rate" in bars[0].get_ylabel()
     assert fig.legends and "P = 2δ(s, N)" in [t.get_text() for t in fig.legends[0].get_texts()]
