@@ -92,6 +92,8 @@ def heatmap_figure(df: pd.DataFrame, N: int):
         ax.set_xlim(_edges(s_vals)[[0, -1]])
         ax.set_ylim(_edges(p_vals)[[0, -1]])
         integer_ticks(ax)
+        if len(s_vals) <= 8:   # a coarse grid: one tick per column, at the measured sparsities
+            ax.set_xticks(s_vals)
     axes[0][0].set_ylabel("samples P")
     handles, labels = axes[0][0].get_legend_handles_labels()
     if contour:  # a legend entry for the contour lines

@@ -25,7 +25,8 @@ from matplotlib.patches import Patch  # noqa: E402
 from ._output import markdown_table, save_figure, write_table  # noqa: E402
 
 __all__ = ["make_outputs", "markdown_table", "summary_table", "best_tradeoff", "accuracy_figure", "layers_figure",
-           "first_layer_figure", "consistency_figure", "noise_figure", "label_points", "pixel_mask", "PIXEL_COLORS"]
+           "first_layer_figure", "consistency_figure", "noise_figure", "label_points", "pixel_mask",
+           "pixel_legend_handles", "PIXEL_COLORS", "PIXEL_CMAP"]
 
 COLORS = {"parallel": "tab:blue", "cascade": "tab:red", "magnitude": "tab:gray", "original": "black"}
 MARKERS = {"parallel": "o", "cascade": "s"}
@@ -320,10 +321,21 @@ def layers_figure(df: pd.DataFrame, name: str):
     return fig
 
 
-def pixel_mask(ax, W1: np.ndarray, shape, title: str = ""):
+def pixel_mask(ax, W1: np.ndarray, shape, title: str = "") -> int:
     """Draw which input pixels the first layer still reads: a pixel is unused when its row of ``W1``
-    (N×M, one row per input) is all zero. Colours: :data:`PIXEL_COLORS` (dark = unused). Returns the
-    number of unused pixels."""
+    (N×M, one row per input) is all zero. Colours: :data:`PIXEL_COLORS` (dark = unused; the legend is
+    :func:`pixel_legend_handles`). ``title`` may use ``{unused}`` and ``{total}``. Returns the number of
+    unused pixels.
+
+    Examples
+    --------
+    >>> import numpy as np, matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots()
+    >>> W1 = np.ones((4, 3)); W1[0] = 0
+    >>> pixel_mask(ax, W1, (2, 2), "{unused} of {total} pixels unused"), ax.get_title()
+    (1, '1 of 4 pixels unused')
+    >>> _ = ax.legend(handles=pixel_legend_handles())
+    """
     unused = ~np.asarray(W1).any(axis=1)
     ax.imshow(unused.reshape(shape).astype(float), cmap=PIXEL_CMAP, vmin=0, vmax=1, interpolation="nearest")
     ax.set_title(title.format(unused=int(unused.sum()), total=unused.size), fontsize=9)
