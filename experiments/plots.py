@@ -50,6 +50,15 @@ def _edges(v: np.ndarray) -> np.ndarray:
     return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
 
 
+def _solver_note(df: pd.DataFrame) -> str:
+    """A second title line for rows of ``--solver fast`` (the default exact LP needs no note)."""
+    if "solver" in df and (df["solver"] == "fast").all():
+        from .phase_transition import FAST_TOL
+
+        return f"\nsolved by the ADMM of nettrim.fast; success at relative error < {FAST_TOL:g}"
+    return ""
+
+
 def _delta_curve(N: int, s_values) -> tuple[np.ndarray, np.ndarray]:
     s = np.array(sorted(set(int(v) for v in s_values)))
     return s, np.array([theory.delta_mc(int(v), int(N)) for v in s])
@@ -102,7 +111,7 @@ def heatmap_figure(df: pd.DataFrame, N: int):
     fig.legend(handles, labels, loc="outside lower center", ncol=len(handles), fontsize=9, frameon=False)
     cbar = fig.colorbar(mesh, ax=axes[0].tolist(), shrink=0.9, ticks=np.linspace(0, 1, 5))
     cbar.set_label("success rate (fraction of trials)")
-    fig.suptitle(f"Exact recovery of an s-sparse neuron, N = {N} ({trials} trials per cell)")
+    fig.suptitle(f"Exact recovery of an s-sparse neuron, N = {N} ({trials} trials per cell){_solver_note(df)}")
     return fig
 
 
@@ -146,7 +155,7 @@ def curves_figure(df: pd.DataFrame, N: int, n_panels: int = 4):
     handles += [plt.Line2D([], [], color="C0", lw=0.8, ls=":"), plt.Line2D([], [], color="C1", lw=0.8, ls=":")]
     labels += ["P = δ", "P = 2δ"]
     fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
-    fig.suptitle(f"Success rate against the predictions (N = {N})")
+    fig.suptitle(f"Success rate against the predictions (N = {N}){_solver_note(df)}")
     return fig
 
 

@@ -122,6 +122,10 @@ def test_heatmap_of_a_single_program_and_a_single_s():
     df = _sweep(s_vals=(2,), trials=2, programs=("nettrim",))
     fig = plots.heatmap_figure(df, 20)
     assert len([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]) == 1
+    assert "ADMM" not in fig._suptitle.get_text()
+    plt.close(fig)
+    fig = plots.heatmap_figure(df.assign(solver="fast"), 20)   # --solver fast says so, with its threshold
+    assert f"ADMM of nettrim.fast; success at relative error < {pt.FAST_TOL:g}" in fig._suptitle.get_text()
     plt.close(fig)
 
 
