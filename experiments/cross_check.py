@@ -1,32 +1,56 @@
-r"""``cross-check``: every layer solver against every other on seeded families of layer instances.
-
-Instance (seeded): X (N×P) standard normal, optionally with a bias row of ones (then N counts it); a
-teacher W₀ (N×M) with N(0, 1) entries kept with probability ½; Z₀ = W₀ᵀX; Y = relu(Z₀) ("relu") or Z₀
-("linear"); ε = gain·‖Y‖_F with gain ∈ {0, 0.01, 0.05, 0.2}; for "relu" optionally a nonzero V, equal
-to Z₀ plus a positive margin on Ωᶜ (so W₀ stays feasible, as in the cascade scheme).
+r"""``cross-check``: every layer solver against every other, on families built to break them.
 
 Solvers: the reference (:func:`nettrim.reference.solve`) with CLARABEL, ECOS and SCS, HIGHS (the exact LP)
 at ε = 0, and the ADMM :func:`nettrim.fast.solve` when it is installed. The **reference objective** of an
 instance is that of HIGHS at ε = 0, else CLARABEL, else ECOS (the first one with status "optimal").
-Every solver is compared with it: relative objective difference, recomputed violation, duality gap,
-support agreement (Jaccard index of the supports {|W| > 1e-6·max|W|}) and time. A row *disagrees* when
-its status is not "optimal", or its objective differs from the reference by more than its tolerance
-(:data:`OBJ_TOL`), or its violation or gap exceeds it. Disagreements are printed one by one.
+
+Families (:class:`Spec`, all seeded; ε = gain·‖Y‖_F):
+
+* ``gaussian``: :func:`nettrim.experiments.layers.random_layer` layers (teacher entries N(0, 1) kept with
+  probability ½), relu and linear, with and without a bias row, with a cascade-like nonzero V, ε gains
+  {0, 0.01, 0.05, 0.2}, from a single neuron to 200×50 and P up to 2000, P < N and P > N;
+* ``scale``: one layer with X×10^k and Y×10^j, k, j ∈ −6..6 (relu and linear, gains 0 and 0.05): status and
+  objective mapped back (×10^(k−j)) must equal those of the unscaled layer (k = j = 0) within
+  :data:`SCALE_TOL`, for every solver that solves the unscaled one;
+* ``ill``: X with row scales (``rows``) or singular values (``svd``) spread over 10^c, c ∈ {3, 6};
+* ``infeasible``: programs with no feasible U — a linear layer with P > N and a Y outside the row space of
+  X (ε half the least-squares residual, or 0), a ReLU layer with one input sample repeated with an active
+  and an inactive output, a zero input sample with a positive output. Every reference back-end must say
+  "infeasible" (with a certificate that checks, where it gives one); the ADMM must never say "optimal",
+  and once it certifies infeasibility (:data:`FAST_CERTIFIES_INFEASIBILITY`, or
+  ``--expect-fast-infeasible``) it must say "infeasible" with a certificate that checks;
+* ``large-V``: V on the inactive set 10^e times the RMS of Y, e ∈ {3, 6, 12} (the last made every
+  back-end fail before the reference dropped such bounds);
+* ``zero``: ε ≥ ‖Y_Ω‖_F, where U = 0 is the unique optimum: every solver must return exactly 0 (nnz 0);
+* ``digits``/``mnist``: real layers of the MLPs of ``prune-digits`` (64-128-64-10) and ``prune-mnist``
+  (784-300-100-10), trained and cached under ``OUT/models`` like those experiments do, subsampled to a
+  seeded subset of neurons (of those active on some sample) and samples so that CVXPY fits.
+
+A row *disagrees* (:func:`judge`) when its status is not the expected one ("optimal", or "infeasible"),
+its objective differs from the reference by more than :data:`OBJ_TOL`, its violation or gap exceeds its
+tolerance, it is not exactly 0 where 0 is the answer, or (``scale``) it changes with the units.
+Disagreements are judged again from the stored columns when the table is summarized, so flipping
+:data:`FAST_CERTIFIES_INFEASIBILITY` needs no rerun of the reference; the cell ids carry a fingerprint of
+the ``nettrim.fast`` sources, so a changed ADMM is run again rather than mixed with old rows.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
 import time
-from dataclasses import asdict, dataclass
+import zlib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ._cli import cell_seed
+from .layers import LayerData, random_layer
 from .runner import Cell, run_cells
 
-HELP = "cross-check the fast ADMM against the reference solvers (ECOS, SCS, CLARABEL, HIGHS) on seeded layers"
+HELP = "cross-check the fast ADMM against the reference solvers (ECOS, SCS, CLARABEL, HIGHS) on adversarial layers"
 
 GAINS = (0.0, 0.01, 0.05, 0.2)
 #: relative objective / violation / gap tolerances per solver. Interior-point and simplex solvers work
@@ -34,81 +58,261 @@ GAINS = (0.0, 0.01, 0.05, 0.2)
 #: the ADMM runs at eps_abs = 1e-7, eps_rel = 1e-6.
 OBJ_TOL = {"HIGHS": 1e-6, "CLARABEL": 1e-5, "ECOS": 1e-5, "SCS": 1e-3, "fast": 1e-3}
 VIOL_TOL = {"HIGHS": 1e-6, "CLARABEL": 1e-6, "ECOS": 1e-6, "SCS": 1e-4, "fast": 1e-6}
+#: scale family: |objective·10^(k−j) / unscaled objective − 1| must stay below this for every solver
+SCALE_TOL = 1e-6
 SCS_OPTIONS = dict(eps_abs=1e-6, eps_rel=1e-6, max_iters=200_000)
 FAST_OPTIONS = dict(eps_abs=1e-7, eps_rel=1e-6, max_iter=50_000)
-#: supports are compared on entries above this fraction of max|W| (conic solvers leave ~1e-9 dust)
+#: supports are compared on entries above this fraction of max|W|
 SUPPORT_THRESHOLD = 1e-6
+REFERENCE_SOLVERS = ("CLARABEL", "ECOS", "SCS", "HIGHS")
+
+#: Whether nettrim.fast.solve certifies infeasibility (status "infeasible" with a certificate in
+#: ``Solution.dual``). While False, the ADMM is only required not to call an infeasible program "optimal";
+#: set it to True (or run with ``--expect-fast-infeasible``) once it returns "infeasible".
+FAST_CERTIFIES_INFEASIBILITY = False
+
+#: the networks of prune-digits and prune-mnist (same training settings, so the cached model is shared)
+NETWORKS = {"digits": ((128, 64), 200), "mnist": ((300, 100), 200)}
+#: real-layer subsamples: layer -> (neurons kept, samples); N·M·P stays below ~1e6 so CVXPY takes seconds
+REAL_SIZES = {"digits": {1: (16, 300), 2: (16, 300), 3: (10, 300)},
+              "mnist": {1: (4, 200), 2: (8, 300), 3: (10, 500)}}
+#: --quick: the digits layers only, smaller (seconds each)
+REAL_SIZES_QUICK = {"digits": {1: (4, 150), 2: (4, 150), 3: (10, 150)}}
 
 
 @dataclass(frozen=True)
 class Spec:
-    """One instance of the family (all that determines it, with the seed)."""
+    """One instance (all that determines it, with the seed); fields that do not apply keep their default."""
 
+    family: str
     N: int
     M: int
     P: int
     activation: str
     gain: float
-    bias: bool
-    nonzero_V: bool
+    bias: bool = False
+    v_margin: float = 0.0       # gaussian: > 0 draws a cascade-like V
+    x_exp: int = 0              # scale: X × 10^x_exp
+    y_exp: int = 0              # scale: Y × 10^y_exp
+    kind: str = ""              # ill: "rows"/"svd"; infeasible: "rank"/"dup"/"zero-sample"
+    spread: float = 0.0         # ill: log10 of the spread of the row scales or singular values
+    v_exp: float = 0.0          # large-V: V = 10^v_exp · RMS(Y) on Ωᶜ
+    layer: int = 0              # digits/mnist: layer number (1 = first)
+
+    @property
+    def expect(self) -> str:
+        """What the answer must be: "optimal", "zero" (U = 0, optimal) or "infeasible"."""
+        return {"infeasible": "infeasible", "zero": "zero"}.get(self.family, "optimal")
+
+    @property
+    def base_name(self) -> str:
+        """The name without the scale exponents: the seed derives from it, so that the instances of a
+        scale sweep are one layer in different units."""
+        parts = [self.family, self.activation, f"N={self.N} M={self.M} P={self.P}", f"gain={self.gain:g}"]
+        defaults = {f.name: f.default for f in fields(Spec)}
+        for f in ("bias", "v_margin", "kind", "spread", "v_exp", "layer"):
+            value = getattr(self, f)
+            if value != defaults[f]:
+                parts.append(f if value is True else f"{f}={value:g}" if isinstance(value, float) else f"{f}={value}")
+        return " ".join(parts)
 
     @property
     def name(self) -> str:
-        return (f"{self.activation} N={self.N} M={self.M} P={self.P} gain={self.gain:g}"
-                f"{' bias' if self.bias else ''}{' V' if self.nonzero_V else ''}")
+        if self.family != "scale":
+            return self.base_name
+        return f"{self.base_name} X*1e{self.x_exp} Y*1e{self.y_exp}"
 
 
-def instance(spec: Spec, seed: int):
-    """The seeded layer: (X, Y, epsilon, V) with V None unless ``spec.nonzero_V``."""
+# ---------------------------------------------------------------------------------------------- instances
+def _gaussian(spec: Spec, seed: int) -> LayerData:
+    return random_layer(spec.N, spec.M, spec.P, activation=spec.activation, gain=spec.gain, bias=spec.bias,
+                        density=0.5, scale=1.0, v_margin=spec.v_margin, seed=seed)
+
+
+def _ill(spec: Spec, seed: int) -> LayerData:
     rng = np.random.default_rng(seed)
-    n_in = spec.N - 1 if spec.bias else spec.N
-    X = rng.standard_normal((n_in, spec.P))
-    if spec.bias:
-        X = np.vstack([X, np.ones((1, spec.P))])
-    W0 = rng.standard_normal((spec.N, spec.M)) * (rng.random((spec.N, spec.M)) < 0.5)
-    Z0 = W0.T @ X
-    Y = np.maximum(Z0, 0.0) if spec.activation == "relu" else Z0
-    V = None
-    if spec.nonzero_V:
-        margin = 0.5 * np.abs(rng.standard_normal(Z0.shape)) * Z0.std()
-        V = np.where(Z0 > 0, 0.0, Z0 + margin)
-    return X, Y, spec.gain * float(np.linalg.norm(Y)), V
+    X = rng.standard_normal((spec.N, spec.P))
+    scales = 10.0 ** (spec.spread * (np.linspace(0, 1, spec.N) - 0.5))
+    if spec.kind == "rows":        # features in wildly different units
+        X *= scales[:, None]
+    else:                          # correlated features: singular values spread over 10^spread
+        Q1, _ = np.linalg.qr(rng.standard_normal((spec.N, spec.N)))
+        Q2, _ = np.linalg.qr(rng.standard_normal((spec.P, spec.N)))
+        X = (Q1 * scales) @ Q2.T * np.sqrt(spec.P)
+    W0 = rng.standard_normal((spec.N, spec.M)) * (rng.random((spec.N, spec.M)) < 0.5) / np.sqrt(spec.N)
+    Z = W0.T @ X
+    Y = np.maximum(Z, 0.0) if spec.activation == "relu" else Z
+    return LayerData(X, Y, spec.gain * float(np.linalg.norm(Y)), None, W0)
+
+
+def _infeasible(spec: Spec, seed: int) -> LayerData:
+    rng = np.random.default_rng(seed)
+    if spec.kind == "rank":  # linear, P > N, Y outside the row space of X
+        X = rng.standard_normal((spec.N, spec.P))
+        Y = rng.standard_normal((spec.M, spec.P))
+        U, *_ = np.linalg.lstsq(X.T, Y.T, rcond=None)
+        residual = float(np.linalg.norm(U.T @ X - Y))   # the least ‖UᵀX − Y‖_F over all U
+        return LayerData(X, Y, spec.gain * residual, None, None)
+    d = random_layer(spec.N, spec.M, spec.P, activation="relu", gain=0.0, density=0.5, scale=1.0, seed=seed)
+    X, Y = d.X.copy(), d.Y.copy()
+    if spec.kind == "dup":   # sample 1 repeats sample 0, whose active outputs it must map to 0
+        m = int(np.argmax(Y[:, 0]))
+        if Y[m, 0] == 0:
+            Y[m, 0] = 1.0
+        X[:, 1] = X[:, 0]
+        Y[:, 1] = 0.0
+        tight = float(Y[m, 0])      # ‖(UᵀX − Y)_Ω‖ ≥ y_m0 for every U with (Uᵀx_1)_m ≤ 0
+    else:                    # "zero-sample": a zero input cannot produce a positive output
+        X[:, 0] = 0.0
+        Y[:, 0] = np.abs(Y[:, 0]) + 1.0
+        tight = float(np.linalg.norm(Y[:, 0]))
+    return LayerData(X, Y, spec.gain * tight, None, None)
+
+
+def _large_v(spec: Spec, seed: int) -> LayerData:
+    d = random_layer(spec.N, spec.M, spec.P, activation="relu", gain=spec.gain, density=0.5, scale=1.0,
+                     bias=spec.bias, seed=seed)
+    rms = float(np.linalg.norm(d.Y)) / np.sqrt(d.Y.size)
+    V = np.where(d.Y > 0, 0.0, 10.0 ** spec.v_exp * rms)   # ≥ 0 ≥ W0ᵀX on Ωᶜ: W0 stays feasible
+    return d._replace(V=V)
+
+
+def _zero(spec: Spec, seed: int) -> LayerData:
+    d = random_layer(spec.N, spec.M, spec.P, activation=spec.activation, gain=0.0, density=0.5, scale=1.0,
+                     bias=spec.bias, v_margin=spec.v_margin, seed=seed)
+    # U = 0 meets the ball iff ε ≥ ‖Y_Ω‖_F = ‖Y‖_F (Y = 0 off Ω), and the inequality iff 0 ≤ V on Ωᶜ: a
+    # cascade-like V is clipped at 0 from below (W0 stays feasible: W0ᵀX ≤ 0 on Ωᶜ)
+    V = None if d.V is None else np.maximum(d.V, 0.0)
+    return d._replace(epsilon=spec.gain * float(np.linalg.norm(d.Y)), V=V)
+
+
+def _real(spec: Spec, seed: int, cache_dir) -> LayerData:
+    from nettrim.network import forward
+
+    from .data import load_dataset
+    from .models import get_model
+
+    hidden, train_iter = NETWORKS[spec.family]
+    data = load_dataset(spec.family)
+    model = get_model(data, hidden, seed=0, max_iter=train_iter, cache_dir=cache_dir)
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.permutation(len(data.X_train))[: spec.P])
+    signals = forward(model.weights, model.biases, data.X_train[rows], return_all=True)
+    i = spec.layer - 1
+    X = np.vstack([signals[i].T, np.ones((1, spec.P))])          # input with the bias row
+    W = np.vstack([model.weights[i], model.biases[i][None, :]])  # the trained layer, bias row last
+    alive = np.flatnonzero(np.abs(signals[i + 1]).max(axis=0) > 0)
+    keep = np.sort(rng.permutation(alive)[: spec.M]) if len(alive) > spec.M else alive
+    W0 = np.ascontiguousarray(W[:, keep])
+    Z = W0.T @ X   # the layer's output, computed from exactly the X the solvers see
+    Y = np.maximum(Z, 0.0) if spec.activation == "relu" else Z
+    return LayerData(X, Y, spec.gain * float(np.linalg.norm(Y)), None, W0)
+
+
+def instance(spec: Spec, seed: int, cache_dir=None) -> LayerData:
+    """The seeded program of ``spec``: (X, Y, epsilon, V, W0) with V None for V = 0 and W0 a feasible
+    point (the generating or trained weights; None for an infeasible program). ``cache_dir`` is where the
+    real-layer families keep their trained models."""
+    if spec.family in ("gaussian", "scale"):
+        d = _gaussian(spec, seed)
+        if spec.family == "scale":
+            X, Y = d.X * 10.0 ** spec.x_exp, d.Y * 10.0 ** spec.y_exp
+            W0 = d.W0 * 10.0 ** (spec.y_exp - spec.x_exp)
+            d = LayerData(X, Y, spec.gain * float(np.linalg.norm(Y)), d.V, W0)
+        return d
+    if spec.family == "ill":
+        return _ill(spec, seed)
+    if spec.family == "infeasible":
+        return _infeasible(spec, seed)
+    if spec.family == "large-V":
+        return _large_v(spec, seed)
+    if spec.family == "zero":
+        return _zero(spec, seed)
+    if spec.family in NETWORKS:
+        return _real(spec, seed, cache_dir)
+    raise ValueError(f"unknown family {spec.family!r}")
 
 
 def families(quick: bool) -> list[Spec]:
-    """The instance families: every combination on small layers, a subset on the large ones.
+    """Every instance of the run (module docstring); ``quick`` keeps a small subset of each family.
 
-    Sizes (N, M, P) run from a single neuron to a 200×50 layer, and P up to 2000, with P < N and P > N.
-    The large sizes keep a subset: one CVXPY statement of a layer has N·M·P nonzeros (10⁷ for 200×50×1000),
-    and the interior-point solvers take minutes on it, so 200×50 gets one instance (P = 1000) and P = 2000
-    goes with a 100×20 layer.
+    The gaussian sizes run from a single neuron to a 200×50 layer, and P up to 2000. The large sizes keep
+    a subset: one CVXPY statement of a layer has N·M·P nonzeros (10⁷ for 200×50×1000), and the
+    interior-point solvers take minutes on it, so 200×50 gets one instance (P = 1000) and P = 2000 goes
+    with a 100×20 layer.
     """
+    specs = []
     small = [(20, 1, 10), (20, 1, 60), (50, 10, 30)] if not quick else [(12, 1, 8), (20, 4, 60)]
     medium = [(50, 10, 200)] if not quick else []
-    kinds = [("relu", False, False), ("relu", True, False), ("relu", False, True), ("relu", True, True),
-             ("linear", False, False), ("linear", True, False)]
-    specs = []
+    kinds = [("relu", False, 0.0), ("relu", True, 0.0), ("relu", False, 0.5), ("relu", True, 0.5),
+             ("linear", False, 0.0), ("linear", True, 0.0)]
     for (N, M, P) in small + medium:
-        for act, bias, nv in kinds:
+        for act, bias, vm in kinds:
             for gain in GAINS:
-                specs.append(Spec(N, M, P, act, gain, bias, nv))
-    if quick:
-        return specs
-    for act, bias, nv, gains in [("relu", True, False, GAINS), ("relu", False, True, (0.05,)),
-                                 ("linear", True, False, (0.05,))]:
-        specs.extend(Spec(100, 20, 500, act, g, bias, nv) for g in gains)
-    specs.append(Spec(100, 20, 2000, "relu", 0.05, True, False))
-    specs.append(Spec(100, 20, 2000, "linear", 0.05, False, False))
-    specs.append(Spec(200, 50, 1000, "relu", 0.05, True, False))
+                specs.append(Spec("gaussian", N, M, P, act, gain, bias=bias, v_margin=vm))
+    if not quick:
+        for act, bias, vm, gains in [("relu", True, 0.0, GAINS), ("relu", False, 0.5, (0.05,)),
+                                     ("linear", True, 0.0, (0.05,))]:
+            specs.extend(Spec("gaussian", 100, 20, 500, act, g, bias=bias, v_margin=vm) for g in gains)
+        specs.append(Spec("gaussian", 100, 20, 2000, "relu", 0.05, bias=True))
+        specs.append(Spec("gaussian", 100, 20, 2000, "linear", 0.05))
+        specs.append(Spec("gaussian", 200, 50, 1000, "relu", 0.05, bias=True))
+
+    exps = range(-6, 7) if not quick else (-6, 0, 6)
+    for act in ("relu", "linear"):
+        for gain in (0.0, 0.05):
+            specs.extend(Spec("scale", 20, 4, 60, act, gain, x_exp=k, y_exp=j) for k in exps for j in exps
+                         if not quick or k == j or k == -j)
+
+    for act in ("relu", "linear"):
+        for kind in ("rows", "svd"):
+            for spread in ((3.0, 6.0) if not quick else (6.0,)):
+                for gain in ((0.0, 0.05) if not quick else (0.05,)):
+                    specs.append(Spec("ill", 30, 5, 100, act, gain, kind=kind, spread=spread))
+
+    for gain in ((0.0, 0.5) if not quick else (0.5,)):
+        specs.append(Spec("infeasible", 12, 3, 40, "linear", gain, kind="rank"))
+        specs.append(Spec("infeasible", 12, 3, 40, "relu", gain, kind="dup"))
+        specs.append(Spec("infeasible", 12, 3, 40, "relu", gain, kind="zero-sample"))
+    if not quick:
+        specs.append(Spec("infeasible", 30, 5, 100, "linear", 0.5, kind="rank"))
+        specs.append(Spec("infeasible", 30, 5, 100, "relu", 0.3, kind="dup"))
+
+    for e in ((3.0, 6.0, 12.0) if not quick else (12.0,)):
+        for gain in ((0.0, 0.05) if not quick else (0.05,)):
+            specs.append(Spec("large-V", 20, 4, 60, "relu", gain, bias=True, v_exp=e))
+
+    for act, bias, vm in (("linear", False, 0.0), ("relu", False, 0.0), ("relu", True, 0.5)):
+        for gain in ((1.0, 1.5) if not quick else (1.0,)):
+            specs.append(Spec("zero", 20, 4, 60, act, gain, bias=bias, v_margin=vm))
+
+    for net, sizes in (REAL_SIZES_QUICK if quick else REAL_SIZES).items():
+        for layer, (M, P) in sizes.items():
+            act = "linear" if layer == 3 else "relu"
+            for gain in ((0.0, 0.05, 0.2) if not quick else (0.05,)):
+                n_in = {"digits": (64, 128, 64), "mnist": (784, 300, 100)}[net][layer - 1] + 1
+                specs.append(Spec(net, n_in, M, P, act, gain, bias=True, layer=layer))
     return specs
 
 
+# ---------------------------------------------------------------------------------------------- solving
 def _fast_solve():
     try:
         from nettrim.fast import solve
     except ImportError:
         return None
     return solve
+
+
+def fast_fingerprint() -> str:
+    """A short hash of the ``nettrim.fast`` sources: part of the cell ids, so that results of another
+    version of the ADMM are never resumed from."""
+    import nettrim.fast
+
+    h = hashlib.sha256()
+    for path in sorted(Path(nettrim.fast.__file__).parent.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:10]
 
 
 def solver_names(spec: Spec, with_fast: bool) -> list[str]:
@@ -121,59 +325,123 @@ def _support(W: np.ndarray) -> np.ndarray:
     return np.abs(W) > SUPPORT_THRESHOLD * scale if scale > 0 else np.zeros(W.shape, bool)
 
 
-def run_instance(spec_dict: dict, seed: int, with_fast: bool) -> list[dict]:
+def run_instance(spec_dict: dict, seed: int, with_fast: bool, cache_dir: str | None = None) -> list[dict]:
     """One cell: every solver on one instance; one row per solver, compared with the reference."""
-    from nettrim import reference
+    from nettrim import layer_problem, reference
 
     spec = Spec(**spec_dict)
-    X, Y, eps, V = instance(spec, seed)
-    V_arg = dict(V=V) if V is not None else {}
+    d = instance(spec, seed, cache_dir)
+    V_arg = dict(V=d.V) if d.V is not None else {}
+    prob = layer_problem(d.X, d.Y, d.epsilon, activation=spec.activation, **V_arg)
     sols = {}
     for name in solver_names(spec, with_fast):
         t0 = time.perf_counter()
         if name == "fast":
-            sol = _fast_solve()(X, Y, eps, activation=spec.activation, **V_arg, **FAST_OPTIONS)
+            sol = _fast_solve()(d.X, d.Y, d.epsilon, activation=spec.activation, **V_arg, **FAST_OPTIONS)
         else:
             opts = SCS_OPTIONS if name == "SCS" else {}
-            sol = reference.solve(X, Y, eps, activation=spec.activation, solver=name, **V_arg, **opts)
+            sol = reference.solve(d.X, d.Y, d.epsilon, activation=spec.activation, solver=name, **V_arg, **opts)
         sols[name] = (sol, time.perf_counter() - t0)
     ref_name = next((n for n in ("HIGHS", "CLARABEL", "ECOS") if n in sols and sols[n][0].optimal), None)
     ref = sols[ref_name][0] if ref_name else None
     ref_support = _support(ref.W) if ref is not None else None
     rows = []
     for name, (sol, wall) in sols.items():
-        rel = abs(sol.objective - ref.objective) / max(abs(ref.objective), 1e-300) if ref is not None else np.nan
+        rel = np.nan
+        if ref is not None and np.isfinite(sol.objective):
+            diff = abs(sol.objective - ref.objective)
+            rel = diff / abs(ref.objective) if ref.objective != 0 else (0.0 if diff == 0 else np.inf)
         if ref is not None and np.isfinite(sol.W).all():
             s, r = _support(sol.W), ref_support
             union = np.count_nonzero(s | r)
             jaccard = np.count_nonzero(s & r) / union if union else 1.0
         else:
             jaccard = np.nan
-        reasons = []
-        if sol.status != "optimal":
-            reasons.append(f"status {sol.status}")
-        if ref is None:
-            reasons.append("no certified reference")
-        elif not rel <= OBJ_TOL[name]:
-            reasons.append(f"objective off by {rel:.1e}")
-        if not sol.violation <= VIOL_TOL[name]:
-            reasons.append(f"violation {sol.violation:.1e}")
-        if sol.gap is not None and not sol.gap <= max(OBJ_TOL[name], 1e-6):
-            reasons.append(f"gap {sol.gap:.1e}")
-        rows.append(dict(instance=spec.name, seed=seed, **asdict(spec), epsilon=eps, size=spec.N * spec.M * spec.P,
-                         solver=name, status=sol.status, objective=sol.objective,
+        cert = np.nan
+        if sol.status == "infeasible" and sol.dual is not None:
+            cert = bool(prob.check_certificate(sol.dual).valid)   # checked here, whoever produced it
+        rows.append(dict(instance=spec.name, seed=seed, **asdict(spec), expect=spec.expect,
+                         expect_fast_infeasible=spec.expect == "infeasible", epsilon=d.epsilon,
+                         size=spec.N * spec.M * spec.P, solver=name, status=sol.status, objective=sol.objective,
                          ref_solver=ref_name or "", ref_objective=ref.objective if ref is not None else np.nan,
                          rel_obj_diff=rel, violation=sol.violation, gap=np.nan if sol.gap is None else sol.gap,
-                         support_jaccard=jaccard, nnz=int(np.count_nonzero(_support(sol.W))),
+                         support_jaccard=jaccard, nnz=int(np.count_nonzero(np.nan_to_num(sol.W))),
+                         certificate_valid=cert,
                          iterations=sol.iterations if sol.iterations is not None else np.nan,
-                         solve_time=sol.solve_time, wall_time=wall, disagree=bool(reasons),
-                         reason="; ".join(reasons)))
-    return rows
+                         solve_time=sol.solve_time, wall_time=wall))
+    return judge(pd.DataFrame(rows)).to_dict("records")
 
 
+# ---------------------------------------------------------------------------------------------- judging
+def _reasons(r, fast_infeasible: bool) -> list[str]:
+    name, status = r["solver"], r["status"]
+    if r["expect"] == "infeasible":
+        if name == "fast" and not fast_infeasible:
+            return [f"status {status} on an infeasible program"] if status == "optimal" else []
+        if status != "infeasible":
+            return [f"status {status}, expected infeasible"]
+        if r["certificate_valid"] is False or (name == "fast" and r["certificate_valid"] is not True):
+            return ["infeasible without a certificate that checks"]
+        return []
+    reasons = []
+    if status != "optimal":
+        reasons.append(f"status {status}")
+    if not r["ref_solver"]:
+        reasons.append("no certified reference")
+    elif not r["rel_obj_diff"] <= OBJ_TOL[name]:
+        reasons.append(f"objective off by {r['rel_obj_diff']:.1e}")
+    if not r["violation"] <= VIOL_TOL[name]:
+        reasons.append(f"violation {r['violation']:.1e}")
+    if np.isfinite(r["gap"]) and not r["gap"] <= max(OBJ_TOL[name], 1e-6):
+        reasons.append(f"gap {r['gap']:.1e}")
+    if r["expect"] == "zero" and r["nnz"] != 0:
+        reasons.append(f"nnz {r['nnz']} where U = 0 is the answer")
+    return reasons
+
+
+def judge(df: pd.DataFrame, *, fast_infeasible: bool | None = None) -> pd.DataFrame:
+    """Set ``disagree`` and ``reason`` of every row from its stored columns (module docstring), including
+    the scale sweep's comparison with the unscaled layer. ``fast_infeasible`` defaults to
+    :data:`FAST_CERTIFIES_INFEASIBILITY`."""
+    if fast_infeasible is None:
+        fast_infeasible = FAST_CERTIFIES_INFEASIBILITY
+    df = df.copy()
+    cert = df["certificate_valid"].map(lambda v: v if isinstance(v, bool) else
+                                       (str(v) == "True") if str(v) in ("True", "False") else None)
+    df["certificate_valid"] = cert.astype(object)
+    reasons = [_reasons(r, fast_infeasible) for r in df.to_dict("records")]
+    df["scale_obj_diff"] = np.nan
+    if (df["family"] == "scale").any():
+        base = ["family", "N", "M", "P", "activation", "gain", "seed", "solver"]
+        scale = df[df["family"] == "scale"]
+        unscaled = scale[(scale["x_exp"] == 0) & (scale["y_exp"] == 0)].set_index(base)
+        for i, r in scale.iterrows():
+            key = tuple(r[b] for b in base)
+            if key not in unscaled.index:
+                continue
+            u = unscaled.loc[[key]].iloc[0]
+            if u["status"] != "optimal":
+                continue   # the invariance is required of the solvers that solve the unscaled layer
+            mapped = r["objective"] * 10.0 ** (r["x_exp"] - r["y_exp"])
+            diff = abs(mapped / u["objective"] - 1) if u["objective"] != 0 else abs(mapped)
+            df.loc[i, "scale_obj_diff"] = diff
+            pos = df.index.get_loc(i)
+            if r["status"] != u["status"]:
+                reasons[pos].append(f"status {r['status']} where the unscaled layer is {u['status']}")
+            elif not diff <= SCALE_TOL:
+                reasons[pos].append(f"objective mapped back off the unscaled one by {diff:.1e}")
+    df["disagree"] = [bool(x) for x in reasons]
+    df["reason"] = ["; ".join(x) for x in reasons]
+    return df
+
+
+# ---------------------------------------------------------------------------------------------- summary
 def add_arguments(parser) -> None:
     parser.add_argument("--no-fast", dest="fast", action="store_false",
                         help="leave out nettrim.fast (reference solvers only)")
+    parser.add_argument("--expect-fast-infeasible", action="store_true", default=None,
+                        help="require nettrim.fast to say 'infeasible' (with a certificate) on the infeasible "
+                             f"family (default: {FAST_CERTIFIES_INFEASIBILITY}, FAST_CERTIFIES_INFEASIBILITY)")
 
 
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -183,6 +451,7 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
         "instances": g.size(),
         "max_rel_obj_diff": g["rel_obj_diff"].max(),
         "median_rel_obj_diff": g["rel_obj_diff"].median(),
+        "max_scale_obj_diff": g["scale_obj_diff"].max(),
         "max_violation": g["violation"].max(),
         "max_gap": g["gap"].max(),
         "median_support_jaccard": g["support_jaccard"].median(),
@@ -195,9 +464,25 @@ def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     return tab.loc[order].reset_index()
 
 
+def family_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per family: instances, and per solver "disagreements/rows"."""
+    fams = list(dict.fromkeys(df["family"]))
+    solvers = [s for s in ("fast", "HIGHS", "CLARABEL", "ECOS", "SCS") if s in set(df["solver"])]
+    rows = []
+    for f in fams:
+        u = df[df["family"] == f]
+        row = {"family": f, "instances": u["instance"].nunique()}
+        for s in solvers:
+            v = u[u["solver"] == s]
+            row[s] = f"{int(v['disagree'].sum())}/{len(v)}" if len(v) else "-"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _markdown(tab: pd.DataFrame) -> str:
     cols = list(tab.columns)
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---:" if c != "solver" else "---" for c in cols) + "|"]
+    lines = ["| " + " | ".join(cols) + " |",
+             "|" + "|".join("---" if c in ("solver", "family") else "---:" for c in cols) + "|"]
     for _, r in tab.iterrows():
         cells = []
         for c in cols:
@@ -210,22 +495,38 @@ def _markdown(tab: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _prepare_models(specs, cache_dir: Path) -> None:
+    """Train (or load) the real-layer networks once, before workers race for the cache."""
+    from .data import load_dataset
+    from .models import get_model
+
+    for net in dict.fromkeys(s.family for s in specs if s.family in NETWORKS):
+        hidden, train_iter = NETWORKS[net]
+        get_model(load_dataset(net), hidden, seed=0, max_iter=train_iter, cache_dir=str(cache_dir))
+
+
 def run(args) -> None:
     from . import plots
 
     quick = bool(args.quick)
     with_fast = bool(getattr(args, "fast", True))
+    fast_infeasible = getattr(args, "expect_fast_infeasible", None)
+    if fast_infeasible is None:
+        fast_infeasible = FAST_CERTIFIES_INFEASIBILITY
     if with_fast and _fast_solve() is None:
         print("cross-check: nettrim.fast.solve is NOT available in this installation; "
               "checking the reference solvers against each other only", file=sys.stderr)
         with_fast = False
     specs = families(quick)
+    cache_dir = Path(args.out) / "models"
+    _prepare_models(specs, cache_dir)
+    tag = f"+fast@{fast_fingerprint()}" if with_fast else ""
     cells = []
-    for i, spec in enumerate(specs):
-        seed = cell_seed(args.seed, spec.N, spec.M, spec.P, i)
-        tag = "+fast" if with_fast else ""
-        cells.append(Cell(f"{spec.name} seed={seed}{tag}", run_instance, (asdict(spec), seed, with_fast)))
-    out_csv = args.out / "cross_check.csv"
+    for spec in specs:
+        seed = cell_seed(args.seed, zlib.crc32(spec.base_name.encode()))
+        cells.append(Cell(f"{spec.name} seed={seed}{tag}", run_instance,
+                          (asdict(spec), seed, with_fast, str(cache_dir))))
+    out_csv = Path(args.out) / "cross_check.csv"
     t0 = time.perf_counter()
     table = run_cells(cells, out_csv, jobs=args.jobs, dask_address=args.dask, label="cross-check",
                       progress=args.progress)
@@ -233,19 +534,36 @@ def run(args) -> None:
     df = table[table["cell"].isin(ids)].copy() if len(table) else table
     print(f"cross-check: {len(cells)} instances, {len(df)} solves, {time.perf_counter() - t0:.1f} s wall",
           file=sys.stderr)
-    if not len(df):
+    if not len(df) or df["cell"].nunique() != len(cells):
+        print(f"cross-check: only {df['cell'].nunique() if len(df) else 0} of {len(cells)} instances have results; "
+              "no summary", file=sys.stderr)
         return
-    df["disagree"] = df["disagree"].astype(bool)
+    df = judge(df, fast_infeasible=fast_infeasible)
     tab = summary_table(df)
+    fam = family_table(df)
     suffix = "_quick" if quick else ""
-    args.figures.mkdir(parents=True, exist_ok=True)
-    tab.to_csv(args.figures / f"cross_check{suffix}.csv", index=False, float_format="%.4g")
+    folder = Path(args.figures)
+    folder.mkdir(parents=True, exist_ok=True)
+    tab.to_csv(folder / f"cross_check{suffix}.csv", index=False, float_format="%.4g")
     md = _markdown(tab)
-    note = "" if with_fast else "\nnettrim.fast was not run (not installed or --no-fast).\n"
-    (args.figures / f"cross_check{suffix}.md").write_text(
-        "Cross-check of the layer solvers against the reference objective (HIGHS at ε = 0, else CLARABEL)\n\n"
-        + md + note)
-    print(md + note)
+    fmd = _markdown(fam)
+    n_inst = df["instance"].nunique()
+    notes = []
+    if not with_fast:
+        notes.append("nettrim.fast was not run (not installed or --no-fast).")
+    inf = df[(df["expect"] == "infeasible") & (df["solver"] == "fast")]
+    if len(inf):
+        said = int((inf["status"] == "infeasible").sum())
+        notes.append(f"fast on the infeasible family: {said}/{len(inf)} said 'infeasible'; "
+                     + ("required (with a certificate that checks)." if fast_infeasible else
+                        "not yet required (FAST_CERTIFIES_INFEASIBILITY = False): only 'optimal' counts as a "
+                        "disagreement there."))
+    note = "".join(f"\n{n}\n" for n in notes)
+    (folder / f"cross_check{suffix}.md").write_text(
+        f"Cross-check of the layer solvers on {n_inst} instances against the reference objective (HIGHS at "
+        "ε = 0, else CLARABEL); max_scale_obj_diff: the scale sweep's objective mapped back against the "
+        "unscaled layer's\n\n" + md + "\nDisagreements / rows per family\n\n" + fmd + note)
+    print(md + "\n" + fmd + note)
     bad = df[df["disagree"]]
     if len(bad):
         print(f"{len(bad)} disagreement(s):")
@@ -254,4 +572,6 @@ def run(args) -> None:
                   f"{r['ref_solver']} {r['ref_objective']:.6g}, violation {r['violation']:.1e}, gap {r['gap']:.1e})")
     else:
         print("no disagreements")
-    plots.cross_check_figures(df, args.figures, suffix=suffix)
+    shown = df.copy()   # log axes: leave out the U = 0 answers and the infeasible programs (no objective)
+    shown.loc[~(shown["ref_objective"] > 0) | ~(shown["objective"] > 0), ["objective", "ref_objective"]] = np.nan
+    plots.cross_check_figures(shown, folder, suffix=suffix)
