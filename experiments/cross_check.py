@@ -29,9 +29,11 @@ Families (:class:`Spec`, all seeded; ε = gain·‖Y‖_F):
 A row *disagrees* (:func:`judge`) when its status is not the expected one ("optimal", or "infeasible"),
 its objective differs from the reference by more than :data:`OBJ_TOL`, its violation or gap exceeds its
 tolerance, it is not exactly 0 where 0 is the answer, or (``scale``) it changes with the units.
-Disagreements are judged again from the stored columns when the table is summarized, so flipping
-:data:`FAST_CERTIFIES_INFEASIBILITY` needs no rerun of the reference; the cell ids carry a fingerprint of
-the ``nettrim.fast`` sources, so a changed ADMM is run again rather than mixed with old rows.
+Each instance is two cells, one per side (the reference back-ends; the ADMM), whose ids carry a fingerprint
+of that side's sources and of the shared layer spec (:func:`fingerprint`): rerunning the same command after
+the ADMM changed solves the ADMM's cells again and keeps the reference's. The comparison with the reference
+(:func:`compare`) and the disagreements (:func:`judge`) are computed from the stored rows at every summary,
+so flipping :data:`FAST_CERTIFIES_INFEASIBILITY` needs no solve at all.
 """
 
 from __future__ import annotations
@@ -304,13 +306,26 @@ def _fast_solve():
     return solve
 
 
-def fast_fingerprint() -> str:
-    """A short hash of the ``nettrim.fast`` sources: part of the cell ids, so that results of another
-    version of the ADMM are never resumed from."""
-    import nettrim.fast
+# the spec both sides are judged by: a change there reruns everything
+_SPEC_SOURCES = ("problem.py", "solution.py", "_validation.py")
+# sources that cannot change an answer (the size guard, a timing tool): not part of the fingerprint
+_NOT_ANSWERS = ("memory.py", "timing.py")
 
+
+def fingerprint(side: str) -> str:
+    """A short hash of the sources behind one side ("reference" or "fast") and of the shared layer spec: part
+    of the cell ids, so that results of another version of a solver are never resumed from, and results of
+    an unchanged one are (a new ADMM reruns only the ADMM's cells)."""
+    import nettrim
+    import nettrim.fast
+    import nettrim.reference
+
+    package = {"reference": nettrim.reference, "fast": nettrim.fast}[side]
+    core = Path(nettrim.__file__).parent
+    files = [f for f in sorted(Path(package.__file__).parent.glob("*.py")) if f.name not in _NOT_ANSWERS]
+    files += [core / name for name in _SPEC_SOURCES]
     h = hashlib.sha256()
-    for path in sorted(Path(nettrim.fast.__file__).parent.glob("*.py")):
+    for path in files:
         h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:10]
 
@@ -325,51 +340,87 @@ def _support(W: np.ndarray) -> np.ndarray:
     return np.abs(W) > SUPPORT_THRESHOLD * scale if scale > 0 else np.zeros(W.shape, bool)
 
 
-def run_instance(spec_dict: dict, seed: int, with_fast: bool, cache_dir: str | None = None) -> list[dict]:
-    """One cell: every solver on one instance; one row per solver, compared with the reference."""
+def _bits(W: np.ndarray) -> str:
+    """The support of W as a hex string (N·M/4 characters; "" for no answer): stored with each row so that
+    supports can be compared when the table is summarized, across cells."""
+    if not np.isfinite(W).all():
+        return ""
+    return "b" + np.packbits(_support(W).ravel()).tobytes().hex()   # "b": a CSV reader keeps it a string
+
+
+def _jaccard(a: str, b: str) -> float:
+    if not isinstance(a, str) or not isinstance(b, str) or not a or not b or len(a) != len(b):
+        return np.nan
+    x = np.unpackbits(np.frombuffer(bytes.fromhex(a[1:]), np.uint8))
+    y = np.unpackbits(np.frombuffer(bytes.fromhex(b[1:]), np.uint8))
+    union = np.count_nonzero(x | y)
+    return np.count_nonzero(x & y) / union if union else 1.0
+
+
+def solve_side(spec_dict: dict, seed: int, side: str, cache_dir: str | None = None) -> list[dict]:
+    """One cell: the solvers of one side ("reference": CLARABEL, ECOS, SCS and HIGHS at ε = 0; "fast") on one
+    instance; one row per solver with what was measured. The comparison with the reference objective and
+    support is made when the table is summarized (:func:`compare`)."""
     from nettrim import layer_problem, reference
 
     spec = Spec(**spec_dict)
     d = instance(spec, seed, cache_dir)
     V_arg = dict(V=d.V) if d.V is not None else {}
     prob = layer_problem(d.X, d.Y, d.epsilon, activation=spec.activation, **V_arg)
-    sols = {}
-    for name in solver_names(spec, with_fast):
+    names = ["fast"] if side == "fast" else [n for n in solver_names(spec, False)]
+    rows = []
+    for name in names:
         t0 = time.perf_counter()
         if name == "fast":
             sol = _fast_solve()(d.X, d.Y, d.epsilon, activation=spec.activation, **V_arg, **FAST_OPTIONS)
         else:
             opts = SCS_OPTIONS if name == "SCS" else {}
             sol = reference.solve(d.X, d.Y, d.epsilon, activation=spec.activation, solver=name, **V_arg, **opts)
-        sols[name] = (sol, time.perf_counter() - t0)
-    ref_name = next((n for n in ("HIGHS", "CLARABEL", "ECOS") if n in sols and sols[n][0].optimal), None)
-    ref = sols[ref_name][0] if ref_name else None
-    ref_support = _support(ref.W) if ref is not None else None
-    rows = []
-    for name, (sol, wall) in sols.items():
-        rel = np.nan
-        if ref is not None and np.isfinite(sol.objective):
-            diff = abs(sol.objective - ref.objective)
-            rel = diff / abs(ref.objective) if ref.objective != 0 else (0.0 if diff == 0 else np.inf)
-        if ref is not None and np.isfinite(sol.W).all():
-            s, r = _support(sol.W), ref_support
-            union = np.count_nonzero(s | r)
-            jaccard = np.count_nonzero(s & r) / union if union else 1.0
-        else:
-            jaccard = np.nan
+        wall = time.perf_counter() - t0
         cert = np.nan
         if sol.status == "infeasible" and sol.dual is not None:
             cert = bool(prob.check_certificate(sol.dual).valid)   # checked here, whoever produced it
         rows.append(dict(instance=spec.name, seed=seed, **asdict(spec), expect=spec.expect,
                          expect_fast_infeasible=spec.expect == "infeasible", epsilon=d.epsilon,
                          size=spec.N * spec.M * spec.P, solver=name, status=sol.status, objective=sol.objective,
-                         ref_solver=ref_name or "", ref_objective=ref.objective if ref is not None else np.nan,
-                         rel_obj_diff=rel, violation=sol.violation, gap=np.nan if sol.gap is None else sol.gap,
-                         support_jaccard=jaccard, nnz=int(np.count_nonzero(np.nan_to_num(sol.W))),
-                         certificate_valid=cert,
-                         iterations=sol.iterations if sol.iterations is not None else np.nan,
+                         violation=sol.violation, gap=np.nan if sol.gap is None else sol.gap,
+                         nnz=int(np.count_nonzero(np.nan_to_num(sol.W))), support=_bits(sol.W),
+                         certificate_valid=cert, iterations=sol.iterations if sol.iterations is not None else np.nan,
                          solve_time=sol.solve_time, wall_time=wall))
-    return judge(pd.DataFrame(rows)).to_dict("records")
+    return rows
+
+
+def compare(df: pd.DataFrame) -> pd.DataFrame:
+    """Add the reference of each instance (HIGHS at ε = 0, else CLARABEL, else ECOS: the first with status
+    "optimal"), every row's relative objective difference to it and the Jaccard index of the supports."""
+    df = df.copy()
+    df["ref_solver"], df["ref_objective"], df["rel_obj_diff"], df["support_jaccard"] = "", np.nan, np.nan, np.nan
+    for _, idx in df.groupby(["instance", "seed"]).groups.items():
+        u = df.loc[idx]
+        ref = None
+        for name in ("HIGHS", "CLARABEL", "ECOS"):
+            hit = u[(u["solver"] == name) & (u["status"] == "optimal")]
+            if len(hit):
+                ref = hit.iloc[0]
+                break
+        if ref is None:
+            continue
+        diff = (u["objective"] - ref["objective"]).abs()
+        rel = diff / abs(ref["objective"]) if ref["objective"] != 0 else diff.where(diff == 0, np.inf)
+        df.loc[idx, "ref_solver"] = ref["solver"]
+        df.loc[idx, "ref_objective"] = ref["objective"]
+        df.loc[idx, "rel_obj_diff"] = rel.where(np.isfinite(u["objective"]))
+        df.loc[idx, "support_jaccard"] = [_jaccard(b, ref["support"]) for b in u["support"]]
+    return df
+
+
+def run_instance(spec_dict: dict, seed: int, with_fast: bool, cache_dir: str | None = None) -> list[dict]:
+    """Every solver on one instance, compared and judged: the rows of both sides' cells, as the summary sees
+    them."""
+    rows = solve_side(spec_dict, seed, "reference", cache_dir)
+    if with_fast:
+        rows += solve_side(spec_dict, seed, "fast", cache_dir)
+    return judge(compare(pd.DataFrame(rows))).to_dict("records")
 
 
 # ---------------------------------------------------------------------------------------------- judging
@@ -520,24 +571,27 @@ def run(args) -> None:
     specs = families(quick)
     cache_dir = Path(args.out) / "models"
     _prepare_models(specs, cache_dir)
-    tag = f"+fast@{fast_fingerprint()}" if with_fast else ""
+    sides = ["reference"] + (["fast"] if with_fast else [])
+    tags = {side: f"{side}@{fingerprint(side)}" for side in sides}
     cells = []
     for spec in specs:
         seed = cell_seed(args.seed, zlib.crc32(spec.base_name.encode()))
-        cells.append(Cell(f"{spec.name} seed={seed}{tag}", run_instance,
-                          (asdict(spec), seed, with_fast, str(cache_dir))))
+        for side in sides:
+            cells.append(Cell(f"{spec.name} seed={seed} {tags[side]}", solve_side,
+                              (asdict(spec), seed, side, str(cache_dir))))
     out_csv = Path(args.out) / "cross_check.csv"
     t0 = time.perf_counter()
     table = run_cells(cells, out_csv, jobs=args.jobs, dask_address=args.dask, label="cross-check",
                       progress=args.progress)
     ids = {c.id for c in cells}
     df = table[table["cell"].isin(ids)].copy() if len(table) else table
-    print(f"cross-check: {len(cells)} instances, {len(df)} solves, {time.perf_counter() - t0:.1f} s wall",
+    print(f"cross-check: {len(specs)} instances, {len(df)} solves, {time.perf_counter() - t0:.1f} s wall",
           file=sys.stderr)
     if not len(df) or df["cell"].nunique() != len(cells):
-        print(f"cross-check: only {df['cell'].nunique() if len(df) else 0} of {len(cells)} instances have results; "
+        print(f"cross-check: only {df['cell'].nunique() if len(df) else 0} of {len(cells)} cells have results; "
               "no summary", file=sys.stderr)
         return
+    df = compare(df)
     df = judge(df, fast_infeasible=fast_infeasible)
     tab = summary_table(df)
     fam = family_table(df)

@@ -22,16 +22,21 @@ __all__ = ["MAX_MEMORY", "ReferenceTooLarge", "check_memory", "estimate_memory",
 #: without endangering the others. Raise it with ``reference.solve(..., max_memory="16GB")`` (or None).
 MAX_MEMORY = 4 * 10**9
 
-# Peak resident memory per unit of N·M·P (bytes), above the data, for the CVXPY back-ends, measured with
-#     python -m nettrim.reference.timing --memory
-# (each size in a fresh process, one BLAS thread; the increase of the peak RSS over the RSS before the
-# solve, sizes N·M·P = 1e5 ... 4e6, relu and linear, ε = 0 and 0.05). FILLED IN BELOW.
-_BYTES_PER_NMP = {"CLARABEL": 200.0, "ECOS": 220.0, "SCS": 300.0}
-# Fixed overhead of a solve (CVXPY's and the back-end's own allocations), bytes.
+# Peak resident memory per unit of N·M·P (bytes) for the CVXPY back-ends: the increase of the peak RSS over
+# the RSS just before the solve (data and imports excluded), each size in a fresh process with one BLAS
+# thread, measured with
+#     python -m nettrim.reference.timing --sizes 20x10x500,50x10x1000,50x20x1000,200x5x1000,10x100x1000,\
+#         100x20x1000,100x20x2000 --gain G --activation A      (G in {0, 0.05}, A in {relu, linear})
+# on a 2-core/24 GiB Linux machine with CVXPY 1.9: N·M·P from 1e5 to 4e6, flat in N·M·P (no size term
+# beyond it), nearly the same for every shape, relu and linear, ε = 0 and ε > 0. Largest measured:
+# Clarabel 233, ECOS 246, SCS 342 bytes (medians 195, 199, 290); the constants round the largest up.
+_BYTES_PER_NMP = {"CLARABEL": 250.0, "ECOS": 250.0, "SCS": 350.0}
+# Fixed overhead of a solve (CVXPY's and the back-end's own allocations; 20 MB at N·M·P = 1e5), bytes.
 _BASE_BYTES = 20 * 10**6
-# HiGHS: bytes per N·P (the dense P × 2N block of one neuron and its copies in scipy and HiGHS) and per
-# M·P (the multiplier), measured the same way.
-_HIGHS_BYTES_PER_NP = 100.0
+# HiGHS, measured the same way (--solvers HIGHS, sizes 100x20x1000, 200x50x1000, 400x50x1000): 360 to 572
+# bytes per N·P (the dense P × 2N block of one neuron and its copies in scipy and HiGHS), nearly
+# independent of M; 16 bytes per M·P cover the multiplier and the outputs.
+_HIGHS_BYTES_PER_NP = 600.0
 _HIGHS_BYTES_PER_MP = 16.0
 
 

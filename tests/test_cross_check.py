@@ -167,7 +167,7 @@ def test_run_writes_tables_and_figure_and_prints_disagreements(tmp_path, monkeyp
     # an impossible tolerance turns every feasible SCS row into a printed disagreement, judged again from
     # the stored rows (nothing is solved again)
     monkeypatch.setitem(cc.OBJ_TOL, "SCS", -1.0)
-    monkeypatch.setattr(cc, "run_instance", None)
+    monkeypatch.setattr(cc, "solve_side", None)
     cc.run(_args(tmp_path))
     out = capsys.readouterr().out
     assert "3 disagreement(s)" in out and out.count("[SCS]: objective off by") == 3
@@ -180,17 +180,20 @@ def no_figures(monkeypatch):
     monkeypatch.setattr(plots, "cross_check_figures", lambda *a, **k: [])
 
 
-def test_a_changed_fast_solver_is_run_again(tmp_path, monkeypatch, capsys, no_figures):
+def test_a_changed_fast_solver_reruns_its_cells_only(tmp_path, monkeypatch, capsys, no_figures):
     if cc._fast_solve() is None:
         pytest.skip("nettrim.fast is not installed")
-    monkeypatch.setattr(cc, "families", lambda quick: _small_families(quick)[:1])
+    monkeypatch.setattr(cc, "families", lambda quick: _small_families(quick)[:2])
     cc.run(_args(tmp_path))
     capsys.readouterr()
-    monkeypatch.setattr(cc, "fast_fingerprint", lambda: "another")
+    real = cc.fingerprint
+    monkeypatch.setattr(cc, "fingerprint", lambda side: "another" if side == "fast" else real(side))
     cc.run(_args(tmp_path))
-    assert "0 cells already" not in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "4 cells already in" in err and "2 to run" in err
     df = read_results(tmp_path / "out" / "cross_check.csv")
-    assert df["cell"].str.endswith("+fast@another").sum() == 5 and df["cell"].nunique() == 2
+    assert df["cell"].str.endswith("fast@another").sum() == 2 and df["cell"].nunique() == 6
+    assert cc.fingerprint("reference") != cc.fingerprint("fast")
 
 
 def test_missing_fast_solver_is_reported_and_reference_runs(tmp_path, monkeypatch, capsys, no_figures):
@@ -218,5 +221,5 @@ def test_real_layer_instances(tmp_path):
 def test_cross_check_on_a_dask_cluster(tmp_path, monkeypatch, dask_address, no_figures):
     monkeypatch.setattr(cc, "families", _small_families)
     cc.run(_args(tmp_path, dask=dask_address, fast=False))
-    df = read_results(Path(tmp_path / "out" / "cross_check.csv"))
-    assert df["instance"].nunique() == 4 and not df["disagree"].astype(bool).any()
+    df = cc.judge(cc.compare(read_results(Path(tmp_path / "out" / "cross_check.csv"))))
+    assert df["instance"].nunique() == 4 and not df["disagree"].any()
