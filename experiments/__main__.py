@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nettrim.experiments",
                                      description="Net-Trim experiments: cross-checks, phase transitions, pruning.")
     sub = parser.add_subparsers(dest="name", required=True, metavar="NAME")
-    for name, module in EXPERIMENTS.items():
+    for name in EXPERIMENTS:
         mod = _load(name)
         if mod is None:
             continue
