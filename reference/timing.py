@@ -5,9 +5,9 @@
 
 Each (size, solver) runs in a fresh process (one BLAS thread) so that its peak resident memory is its own.
 Prints one line per run: CVXPY compile time, back-end time, total, the peak RSS above the RSS before the
-solve (data and imports excluded) and that increase per N·M·P — the constant behind
-:func:`nettrim.reference.estimate_memory` — with the status, the objective and the estimate. No memory
-limit is applied.
+solve (data and imports excluded) and that increase per N·M·P (per N·P for HIGHS, which solves one neuron
+at a time) — the constants behind :func:`nettrim.reference.estimate_memory` — with the status, the
+objective and the estimate. No memory limit is applied.
 """
 
 from __future__ import annotations
@@ -82,9 +82,11 @@ def main(argv=None) -> int:
                     continue
             fmt = lambda v: "   n/a" if v is None else f"{v:6.1f}"
             gap = "n/a" if r["gap"] is None else f"{r['gap']:.1e}"
+            # HiGHS solves one neuron at a time: its memory grows with N·P, the others' with N·M·P
+            unit, size = ("N·P", N * P) if solver == "HIGHS" else ("N·M·P", N * M * P)
             print(f"{N}x{M}x{P} {r['solver']:9s} compile {fmt(r['compile'])} s  solve {fmt(r['backend'])} s  "
                   f"total {r['total']:6.1f} s  peak +{r['increase'] / 1e6:7.0f} MB "
-                  f"({r['increase'] / (N * M * P):5.0f} B per N·M·P; estimate {r['estimate'] / 1e6:7.0f} MB)  "
+                  f"({r['increase'] / size:5.0f} B per {unit}; estimate {r['estimate'] / 1e6:7.0f} MB)  "
                   f"{r['status']}  ||W||_1={r['objective']:.6g}  viol={r['violation']:.1e}  gap={gap}  "
                   f"{r['message'] if r['status'] != 'optimal' else ''}")
             sys.stdout.flush()
