@@ -277,3 +277,20 @@ def test_bad_zero_scale_is_named():
         reference.solve(d.X, d.Y, d.epsilon, zero_scale=-1.0)
     with pytest.raises(TypeError, match="zero_scale"):
         reference.solve(d.X, d.Y, d.epsilon, zero_scale="big")
+
+
+@pytest.mark.parametrize("claim, with_dual, expected", [("optimal_inaccurate", True, "optimal"),
+                                                        ("max_iter", True, "optimal"),
+                                                        ("optimal_inaccurate", False, "optimal_inaccurate"),
+                                                        ("max_iter", False, "max_iter")])
+def test_status_rests_on_what_was_checked_not_on_the_claim(monkeypatch, claim, with_dual, expected):
+    # A feasible W with a multiplier certifying a gap <= GAP_TOL is optimal whatever the back-end thought of
+    # its own accuracy; without a multiplier only the back-end's word is left, and it is kept.
+    d = _layer("relu", 0.05)
+    good = reference.solve(d.X, d.Y, d.epsilon)
+    scale = good.info["scale_x"] / good.info["scale_y"]
+    Lam = good.dual * good.info["scale_x"] if with_dual else None
+    _fake_backend(monkeypatch, lambda prob: Answer(good.W * scale, Lam, claim, "", {}))
+    sol = reference.solve(d.X, d.Y, d.epsilon)
+    assert sol.status == expected and sol.info["backend_status"] == claim
+    assert sol.violation <= VIOLATION_TOL and (sol.gap is None) == (not with_dual)
