@@ -107,7 +107,8 @@ def test_reference_says_infeasible_with_a_checked_certificate():
 def _row(**kw):
     base = dict(instance="i", family="gaussian", N=1, M=1, P=1, activation="relu", gain=0.0, seed=0, x_exp=0,
                 y_exp=0, expect="optimal", solver="CLARABEL", status="optimal", objective=1.0, ref_solver="HIGHS",
-                ref_objective=1.0, rel_obj_diff=0.0, violation=0.0, gap=0.0, nnz=1, certificate_valid=np.nan)
+                ref_objective=1.0, obj_diff=0.0, rel_obj_diff=0.0, allow_below=np.nan, allow_above=np.nan,
+                violation=0.0, gap=0.0, nnz=1, certificate_valid=np.nan)
     base.update(kw)
     return base
 
@@ -115,19 +116,27 @@ def _row(**kw):
 def test_judge_rules():
     rows = [
         _row(),                                                               # fine
-        _row(status="optimal_inaccurate"),                                    # not solved
-        _row(rel_obj_diff=1e-3),                                              # objective off
+        _row(solver="fast", status="max_iter"),                               # the solver under test fails
+        _row(status="optimal_inaccurate"),                                    # a witness abstains: unsolved
+        _row(solver="HIGHS", status="optimal_inaccurate", ref_solver="CLARABEL"),   # a witness too
+        _row(obj_diff=1e-3),                                                  # objective off
+        _row(obj_diff=-1e-2, allow_below=0.05),                               # ... explained by its violation
+        _row(obj_diff=-1e-2, allow_above=0.05),                               # ... on the wrong side
+        _row(obj_diff=1e-2, allow_above=0.05),                                # the reference's violation
         _row(violation=1e-3),                                                 # infeasible answer
         _row(gap=0.5),                                                        # uncertified
         _row(expect="zero", nnz=3),                                           # dust where 0 is the answer
-        _row(expect="infeasible", status="infeasible", certificate_valid=True),
-        _row(expect="infeasible", status="solver_error"),                     # reference must say infeasible
-        _row(expect="infeasible", status="infeasible", certificate_valid=False),
-        _row(expect="infeasible", solver="fast", status="max_iter"),          # fine while not required
-        _row(expect="infeasible", solver="fast", status="optimal"),           # a lie, always
+        _row(expect="infeasible", status="infeasible", certificate_valid=True, ref_solver=""),
+        _row(expect="infeasible", status="solver_error", ref_solver=""),      # reference must say infeasible
+        _row(expect="infeasible", status="infeasible", certificate_valid=False, ref_solver=""),
+        _row(expect="infeasible", solver="fast", status="max_iter", ref_solver=""),   # fine while not required
+        _row(expect="infeasible", solver="fast", status="optimal", ref_solver=""),    # a lie, always
+        _row(ref_solver="", status="optimal_inaccurate"),                     # nobody solved it
     ]
     df = cc.judge(pd.DataFrame(rows), fast_infeasible=False)
-    assert list(df["disagree"]) == [False, True, True, True, True, True, False, True, True, False, True]
+    assert list(df["disagree"]) == [False, True, False, False, True, False, True, False, True, True, True,
+                                    False, True, True, False, True, True]
+    assert list(df["unsolved"]) == [False, False, True, True] + [False] * 13
     # once the ADMM certifies infeasibility, it must say so, with a ray that checks
     fast = pd.DataFrame([_row(expect="infeasible", solver="fast", status="max_iter"),
                          _row(expect="infeasible", solver="fast", status="infeasible", certificate_valid=np.nan),
@@ -139,7 +148,7 @@ def test_judge_rules():
 
 def test_judge_compares_the_scale_sweep_with_the_unscaled_layer():
     common = dict(family="scale", gain=0.05, solver="SCS")
-    rows = [_row(x_exp=0, y_exp=0, objective=2.0, **common),
+    rows = [_row(x_exp=0, y_exp=0, objective=2.0, **common),  # (obj_diff is 0 in these rows: no reference)
             _row(x_exp=-3, y_exp=3, objective=2.0e6, **common),                 # ×10^(j−k): equal
             _row(x_exp=3, y_exp=0, objective=2.0e-3 * (1 + 1e-5), **common),    # off by 1e-5
             _row(x_exp=6, y_exp=6, objective=2.0, status="infeasible", **common)]
@@ -147,6 +156,30 @@ def test_judge_compares_the_scale_sweep_with_the_unscaled_layer():
     assert list(df["disagree"]) == [False, False, True, True]
     assert df["scale_obj_diff"].iloc[1] == pytest.approx(0.0, abs=1e-12)
     assert "mapped back" in df["reason"].iloc[2] and "unscaled layer is optimal" in df["reason"].iloc[3]
+
+
+def test_dual_bound_holds_for_every_weight_matrix():
+    # d(Λ) − viol(U)·s(Λ) ≤ Σ|u| for any U, feasible or not: the allowance judge gives a violation is rigorous
+    for activation, V in (("relu", None), ("relu", "margin"), ("linear", None)):
+        spec = cc.Spec("gaussian", 15, 3, 40, activation, 0.05, v_margin=0.5 if V else 0.0)
+        d = cc.instance(spec, seed=2)
+        kw = {} if d.V is None else dict(V=d.V)
+        sol = reference.solve(d.X, d.Y, d.epsilon, activation=activation, **kw)
+        prob = layer_problem(d.X, d.Y, d.epsilon, activation=activation, **kw)
+        value, slack = cc.dual_bound(prob, sol.dual)
+        assert value == pytest.approx(sol.objective * (1 - sol.gap))
+        rng = np.random.default_rng(0)
+        for scale in (1e-6, 1e-3, 1e-1, 1.0):
+            for _ in range(20):
+                U = sol.W * (1 - scale * rng.random()) + scale * rng.standard_normal(sol.W.shape) * np.abs(sol.W).max()
+                assert prob.objective(U) >= value - prob.violation(U) * slack - 1e-9 * abs(value)
+        # the cheapest answers with a given violation: optima of the program with ε relaxed. The value
+        # function is convex with slope −‖Λ_Ω‖ at ε, so the bound is tight to first order (a third of s fails)
+        for t in (0.05, 0.3):
+            relaxed = reference.solve(d.X, d.Y, d.epsilon * (1 + t), activation=activation, **kw)
+            v = prob.violation(relaxed.W)
+            assert v > 0 and relaxed.objective >= value - v * slack - 1e-7 * abs(value)
+            assert relaxed.objective < value - v * slack / 3
 
 
 def _small_families(quick):
