@@ -200,7 +200,11 @@ def test_run_writes_tables_and_figure_and_prints_disagreements(tmp_path, monkeyp
     # an impossible tolerance turns every feasible SCS row into a printed disagreement, judged again from
     # the stored rows (nothing is solved again)
     monkeypatch.setitem(cc.OBJ_TOL, "SCS", -1.0)
-    monkeypatch.setattr(cc, "solve_side", None)
+    def never(*args, **kwargs):
+        raise AssertionError("nothing may be solved again")
+
+    monkeypatch.setattr(reference, "solve", never)
+    monkeypatch.setattr(cc, "_fast_solve", lambda: never)
     cc.run(_args(tmp_path))
     out = capsys.readouterr().out
     assert "3 disagreement(s)" in out and out.count("[SCS]: objective off by") == 3
