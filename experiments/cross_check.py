@@ -166,7 +166,7 @@ def solve_side(spec_dict: dict, seed: int, side: str, cache_dir: str | None = No
     d = instance(spec, seed, cache_dir)
     V_arg = dict(V=d.V) if d.V is not None else {}
     prob = layer_problem(d.X, d.Y, d.epsilon, activation=spec.activation, **V_arg)
-    names = ["fast"] if side == "fast" else [n for n in solver_names(spec, False)]
+    names = ["fast"] if side == "fast" else solver_names(spec, False)
     rows = []
     for name in names:
         t0 = time.perf_counter()
@@ -186,7 +186,8 @@ def solve_side(spec_dict: dict, seed: int, side: str, cache_dir: str | None = No
                          size=spec.N * spec.M * spec.P, solver=name, status=sol.status, objective=sol.objective,
                          violation=sol.violation, gap=np.nan if sol.gap is None else sol.gap,
                          nnz=int(np.count_nonzero(np.nan_to_num(sol.W))), support=_bits(sol.W),
-                         certificate_valid=cert, dual_value=dual_value, dual_slack=dual_slack, iterations=sol.iterations if sol.iterations is not None else np.nan,
+                         certificate_valid=cert, dual_value=dual_value, dual_slack=dual_slack,
+                         iterations=sol.iterations if sol.iterations is not None else np.nan,
                          solve_time=sol.solve_time, wall_time=wall))
     return rows
 

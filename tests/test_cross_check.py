@@ -143,7 +143,8 @@ def test_judge_rules():
                          _row(expect="infeasible", solver="fast", status="infeasible", certificate_valid=True)])
     assert list(cc.judge(fast, fast_infeasible=True)["disagree"]) == [True, True, False]
     # values read back from a CSV (strings) are judged the same
-    assert list(cc.judge(fast.astype({"certificate_valid": str}), fast_infeasible=True)["disagree"]) == [True, True, False]
+    as_read = fast.astype({"certificate_valid": str})
+    assert list(cc.judge(as_read, fast_infeasible=True)["disagree"]) == [True, True, False]
 
 
 def test_judge_compares_the_scale_sweep_with_the_unscaled_layer():
