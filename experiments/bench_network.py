@@ -11,7 +11,7 @@ seconds (``time.process_time``, one BLAS thread) beside wall seconds:
 * ``reweight``: parallel prunes at one ε with 0, 1, 2 reweighting rounds (kept at equal ε).
 
 Rows are written as cells finish (a killed run resumes, :func:`nettrim.experiments.runner.run_cells`);
-the table goes to ``FIGURES/bench_network.{csv,md}``.
+the table goes to ``FIGURES/bench_network.{csv,md}`` (``OUT/figures`` unless ``--figures`` says otherwise).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def reweight_cell(cfg, seed, cache_dir, k):
 
 
 def run(args) -> None:
-    from .pruning_figures import markdown_table
+    from ._output import write_table
     from .runner import Cell, run_cells
 
     cfg = QUICK if args.quick else FULL
@@ -109,9 +109,7 @@ def run(args) -> None:
     columns = [c for c in ("group", "mode", "eps", "target", "refit", "reweight", "kept", "acc", "acc_orig",
                            "output_rel_error", "cpu_s", "wall_s", "trials", "known_cpu_s", "cpu_ratio", "wall_ratio",
                            "refit_s", "iterations", "max_gap", "max_violation", "all_optimal") if c in df.columns]
-    table = df[columns]
-    folder = Path(args.figures)
-    folder.mkdir(parents=True, exist_ok=True)
-    table.to_csv(folder / "bench_network.csv", index=False)
-    (folder / "bench_network.md").write_text(markdown_table(table))
-    print(markdown_table(table))
+    caption = (f"Network pruner on {cfg['dataset']} ({'-'.join(map(str, cfg['hidden']))} hidden): CPU and wall "
+               "seconds of whole-network prunes (one BLAS thread); cpu_ratio = density search / one prune at the "
+               "epsilon it found.")
+    print(write_table(df[columns], args.figures, "bench_network", caption=caption, align="auto"))
