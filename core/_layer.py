@@ -341,13 +341,14 @@ def _solve(prob, weights, solver, options, warm, original, verbose, label) -> So
             sol = fast_solve(prob.X, prob.Y, prob.epsilon, activation=prob.activation, V=V, weights=weights,
                              warm_start=warm, verbose=verbose, **options)
         else:
-            from ._reference_post import solve_reference
+            from nettrim import reference
 
             backend = "CLARABEL" if solver == "reference" else solver.upper()
             opts = dict(options, verbose=True) if verbose else dict(options)
-            if weights is not None:
-                opts["weights"] = weights
-            sol = solve_reference(prob.X, prob.Y, prob.epsilon, prob.activation, V, backend, original, opts)
+            # the reference normalizes units, zeroes its interior-point dust (relative to the original
+            # layer's weights too) and certifies its status for the weights it returns
+            sol = reference.solve(prob.X, prob.Y, prob.epsilon, activation=prob.activation, V=V, weights=weights,
+                                  solver=backend, zero_scale=float(np.abs(original).max()), **opts)
     if not np.all(np.isfinite(sol.W)):
         sol = replace(sol, W=np.where(np.isfinite(sol.W), sol.W, 0.0))
     return sol
