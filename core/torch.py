@@ -632,7 +632,7 @@ def _default_epsilon() -> float:
 
 def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascade", refit: bool = True,
           solver: str = "fast", max_patches=None, jobs: int = 1, gamma: float = 1.1, kappa: float = 1.0,
-          seed: int = 0, solver_options: dict | None = None):
+          seed: int = 0, threads: int | None = 1, solver_options: dict | None = None):
     r"""Prune the ``Linear`` and ``Conv2d`` layers of a PyTorch model with Net-Trim.
 
     Parameters
@@ -665,6 +665,10 @@ def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascad
         The cascade's γ ≥ 1 and κ ∈ (0, 1] (see :func:`nettrim.prune_network`).
     seed : int
         Seed of the position sampling (:func:`nettrim.conv.sample_positions`).
+    threads : int or None
+        BLAS/OpenMP threads while pruning (``threadpoolctl``); None leaves them as they are. One by default:
+        on a loaded 2-core machine two OpenBLAS threads made a small CNN's prune take 11× the CPU time
+        (77 s against 7 s, the same iterations).
     solver_options : dict, optional
         Passed to the layer solver.
 
@@ -702,6 +706,18 @@ def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascad
     >>> list(report["type"]), bool((report["layer_rel_error"] <= report["epsilon_rel"] + 1e-6).all())
     (['Conv2d', 'Linear'], True)
     """
+    if threads is not None:
+        threads = check_scalar(threads, "threads", low=1, integer=True)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        return _prune(model, calibration, epsilon=epsilon, density=density, mode=mode, refit=refit, solver=solver,
+                      max_patches=max_patches, jobs=jobs, gamma=gamma, kappa=kappa, seed=seed,
+                      solver_options=solver_options)
+
+
+def _prune(model, calibration, *, epsilon, density, mode, refit, solver, max_patches, jobs, gamma, kappa, seed,
+           solver_options):
     mode = _network._check_choice(mode, "mode", _network.MODES)
     solver = _network._check_choice(solver, "solver", _network.SOLVERS)
     if not isinstance(refit, (bool, np.bool_)):
@@ -799,10 +815,10 @@ def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascad
             positions_sampled=X.shape[1], layer_rel_error_all=errors[L.name][1]))
         if not U.any():
             warnings.warn(f"layer {L.index} ({L.name}) was pruned to all zeros (weights and bias): the network output "
-                          "no longer depends on its input; lower epsilon", stacklevel=2)
+                          "no longer depends on its input; lower epsilon", stacklevel=3)
         if status != OPTIMAL:
             warnings.warn(f"layer {L.index} ({L.name}): solver {sol.solver} returned status {status!r} (relative "
-                          f"violation {violation:.2e}); the layer may not meet its error bound", stacklevel=2)
+                          f"violation {violation:.2e}); the layer may not meet its error bound", stacklevel=3)
     report = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
     report.attrs["total_time"] = time.perf_counter() - t_start
     return pruned, report

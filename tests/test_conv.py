@@ -251,3 +251,11 @@ def test_bad_input():
         conv_program(x, np.zeros(spec.kernel_shape), None, spec, activation="tanh")
     with pytest.raises(ValueError, match="transform"):
         patches(x, spec, transform=lambda t: t[:, :1])
+
+
+def test_docstring_examples():
+    import doctest
+
+    import nettrim.conv
+
+    assert doctest.testmod(nettrim.conv, raise_on_error=False).failed == 0

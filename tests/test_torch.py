@@ -278,6 +278,36 @@ def test_unsupported_models_are_named(model, match):
         nt.prune(model.eval(), torch.randn(5, 3, 4), refit=False)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+def test_conv_geometries_reproduce_the_modules():
+    """'same' padding with an even kernel, stride, dilation, reflect padding, no bias: the patch programs
+    reproduce each module's output (checked inside layer_data), and a pruned model keeps its geometry."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 4, padding="same", bias=False), nn.ReLU(),
+                          nn.Conv2d(3, 4, 3, stride=2, padding=1, padding_mode="reflect"), nn.ReLU(),
+                          nn.Conv2d(4, 2, 2, dilation=2, padding=(1, 0), padding_mode="circular"), nn.Flatten(),
+                          nn.Linear(2 * 5 * 2, 2)).double().eval()
+    x = torch.randn(5, 2, 9, 8, dtype=torch.float64)
+    data = nt.layer_data(model, x)
+    assert [d.X.shape[0] for d in data] == [2 * 16, 3 * 9 + 1, 4 * 4 + 1, 20 + 1]
+    for d in data[:3]:
+        _, out = layer_io(model, x, d.module)
+        np.testing.assert_allclose(d.U.T @ d.X, columns(out, d.index), rtol=1e-12, atol=1e-12)
+    pruned, rep = prune_quiet(model, x, epsilon=0.2, refit=False, solver="reference")
+    assert rep["bias_nnz_after"].iloc[0] == 0 and (rep["layer_rel_error"] <= rep["epsilon_rel"] + 1e-6).iloc[0]
+
+
+class OwnForward(nn.Conv2d):
+    def forward(self, x):
+        return 2 * super().forward(x)
+
+
+def test_a_module_that_is_not_its_parameters_is_refused():
+    model = nn.Sequential(OwnForward(1, 2, 3), nn.ReLU()).eval()
+    with pytest.raises(ValueError, match="'0' \\(OwnForward\\) does not compute the Conv2d"):
+        nt.layer_data(model, torch.randn(3, 1, 6, 6))
+
+
 def test_unsupported_conv_options():
     with pytest.raises(TypeError, match="groups"):
         nt.layer_data(nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)).eval(), torch.randn(2, 2, 5, 5))
@@ -317,6 +347,8 @@ def test_bad_input():
         nt.prune(model, x, epsilon=-0.1, refit=False)
     with pytest.raises(ValueError, match="4 layers"):
         nt.prune(model, x, epsilon=[0.1, 0.2], refit=False)
+    with pytest.raises(ValueError, match="threads"):
+        nt.prune(model, x, threads=0, refit=False)
     with pytest.raises(ValueError, match="jobs"):
         nt.prune(model, x, jobs=0, refit=False)
     with pytest.raises(ValueError, match="gamma"):
@@ -329,3 +361,12 @@ def test_bad_input():
         nt.prune(model, x)
     with pytest.raises(NotImplementedError, match="density"):
         nt.prune(model, x, density=0.2, refit=False)
+
+
+def test_docstring_examples():
+    import doctest
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = doctest.testmod(nt, raise_on_error=False)
+    assert result.attempted > 0 and result.failed == 0
