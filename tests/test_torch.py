@@ -172,6 +172,14 @@ def test_linear_model_matches_prune_network():
         np.testing.assert_array_equal(rep["nnz_after"], net.report["nnz_after"])
 
 
+def test_parallel_jobs_give_the_same_prune():
+    model, x = tiny_cnn(3), calib()
+    _, one = prune_quiet(model, x, epsilon=0.2, mode="parallel", refit=False, max_patches=100)
+    _, two = prune_quiet(model, x, epsilon=0.2, mode="parallel", refit=False, max_patches=100, jobs=2)
+    for col in ("nnz_after", "layer_rel_error", "rel_error", "iterations"):
+        np.testing.assert_array_equal(one[col], two[col], err_msg=col)
+
+
 def test_activation_rules():
     """ReLU after max pooling: a ReLU program (they commute); average pooling before the ReLU: folded into
     the patches; average pooling after max pooling: a linear program."""

@@ -61,6 +61,7 @@ def test_training_is_seeded_and_cached(tmp_path):
                                 (8, 8)), epochs=1)
 
 
+@pytest.mark.filterwarnings("ignore:layer .* returned status")   # a 3-image timing run at the defaults
 def test_prune_lenet_experiment_runs_and_resumes(tmp_path, monkeypatch, capsys):
     data = tiny_mnist()
     monkeypatch.setattr("nettrim.experiments.data.load_dataset", lambda name: data)
