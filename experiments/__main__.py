@@ -36,6 +36,7 @@ EXPERIMENTS = {
     "prune-digits": "nettrim.experiments.prune_digits",
     "prune-mnist": "nettrim.experiments.prune_mnist",
     "bench-network": "nettrim.experiments.bench_network",
+    "prune-lenet": "nettrim.experiments.prune_lenet",
 }
 
 #: what ``all`` runs, in order (the README's main job is ``all --quick``)
