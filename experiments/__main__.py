@@ -26,6 +26,7 @@ EXPERIMENTS = {
     "bench-solvers": "nettrim.experiments.bench_solvers",
     "prune-digits": "nettrim.experiments.prune_digits",
     "prune-mnist": "nettrim.experiments.prune_mnist",
+    "compare-pruners": "nettrim.experiments.compare_pruners",
 }
 
 #: what ``all`` runs, in order (the README's main job is ``all --quick``)
