@@ -56,6 +56,7 @@ def test_model_is_cached_and_reloaded(digits, tmp_path):
     assert [W.shape for W in a.weights] == [(64, 8), (8, 10)]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_accuracy_of_a_binary_classifier_matches_scikit_learn(digits):
     """One logistic output: class 1 where the logit is > 0 (an argmax over one column always said 0)."""
     from sklearn.neural_network import MLPClassifier
