@@ -37,6 +37,7 @@ EXPERIMENTS = {
     "prune-mnist": "nettrim.experiments.prune_mnist",
     "bench-network": "nettrim.experiments.bench_network",
     "prune-lenet": "nettrim.experiments.prune_lenet",
+    "compare-pruners": "nettrim.experiments.compare_pruners",
 }
 
 #: what ``all`` runs, in order (the README's main job is ``all --quick``)
