@@ -376,19 +376,11 @@ def family_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _markdown(tab: pd.DataFrame) -> str:
-    cols = list(tab.columns)
-    lines = ["| " + " | ".join(cols) + " |",
-             "|" + "|".join("---" if c in ("solver", "family") else "---:" for c in cols) + "|"]
-    for _, r in tab.iterrows():
-        cells = []
-        for c in cols:
-            v = r[c]
-            if isinstance(v, (float, np.floating)):
-                cells.append("n/a" if not np.isfinite(v) else (f"{v:.3f}" if "jaccard" in c else f"{v:.2e}"))
-            else:
-                cells.append(str(v))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    """The cross-check tables in Markdown: scientific floats, Jaccard indices as fractions, "n/a" for NaN."""
+    from ._output import markdown_table
+
+    return markdown_table(tab, ".2e", formats={c: ".3f" for c in tab.columns if "jaccard" in c}, na="n/a",
+                          align=["left" if c in ("solver", "family") else "right" for c in tab.columns])
 
 
 def _prepare_models(specs, cache_dir: Path) -> None:
