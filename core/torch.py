@@ -35,12 +35,13 @@ the next ``Linear``/``Conv2d``:
   ``Linear``) an average pooling ends the search: the program is linear on the layer's own output.
 * Anything else (the next layer, the end of the model) leaves the program linear.
 
-**Schemes** (as :func:`nettrim.prune_network`): ``"parallel"`` prunes every layer from the original
-model's signals; ``"cascade"`` feeds layer ℓ ≥ 2 the signal of the model pruned so far (captured with
-forward hooks on the partly pruned copy) with :math:`V = \tilde W_\ell^\top \hat X` and
-:math:`\varepsilon_\ell^2 = \gamma \sum_\Omega (\tilde w^\top \hat x - y)^2` (every entry for a linear
-program; κ multiplies the last layer's), so the original layer stays feasible. ε is relative:
-:math:`\varepsilon_\ell = \epsilon\,\|Y^{(\ell)}\|_F` on the program's columns.
+**Schemes and layers** (as :func:`nettrim.prune_network`, through its layer-level API): every program is
+solved by :func:`nettrim.network.prune_layer` (ℓ1, optional reweighting rounds, refit on the support by
+default). ``"parallel"`` prunes every layer from the original model's signals; ``"cascade"`` feeds layer
+ℓ ≥ 2 the signal of the model pruned so far (captured with forward hooks on the partly pruned copy), with
+ε and V of :func:`nettrim.network.cascade_program`, so the original layer stays feasible. ε is relative:
+:math:`\varepsilon_\ell = \epsilon\,\|Y^{(\ell)}\|_F` on the program's columns. A ``density`` target is
+met by :func:`nettrim.network.search_epsilon`, as in ``prune_network``.
 
 **Result.** A deep copy of the model whose pruned weights are exact zeros, each pruned ``weight`` under a
 ``torch.nn.utils.prune`` mask (``prune.custom_from_mask``: ``weight_orig`` and ``weight_mask``, so
@@ -50,12 +51,12 @@ fine-tuning keeps the support), and a report (:data:`REPORT_COLUMNS`).
 from __future__ import annotations
 
 import copy
-import inspect
 import numbers
 import time
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -67,8 +68,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is part of the test install
     raise ImportError("nettrim.torch needs PyTorch: pip install 'nettrim[torch]' (torch==2.13.0)") from exc
 
-from . import network as _network
-from ._validation import check_scalar
+from ._validation import as_float_matrix, check_scalar
 from .conv import (
     DEFAULT_MAX_PATCHES,
     Conv2dSpec,
@@ -79,16 +79,19 @@ from .conv import (
     patches,
     sample_positions,
 )
-from .problem import layer_problem
-from .solution import OPTIMAL, OPTIMAL_INACCURATE, VIOLATION_TOL
+from .network import (DEFAULT_EPSILON, DENSITY_TOL, MODES, LayerResult, cascade_program, prune_layer, refit_layer,
+                      search_epsilon)
+from .network import REPORT_COLUMNS as NETWORK_REPORT_COLUMNS
+from .solution import OPTIMAL, ConvergenceWarning
 
-__all__ = ["DEFAULT_MAX_PATCHES", "REPORT_COLUMNS", "SUPPORTED_MODULES", "LayerData", "layer_data", "prune"]
+__all__ = ["DEFAULT_MAX_PATCHES", "REPORT_COLUMNS", "SUPPORTED_MODULES", "LayerData", "layer_data", "prune",
+           "assign_weights"]
 
 #: :data:`nettrim.network.REPORT_COLUMNS`, then: ``module`` (its name in the model), ``type`` ("Linear" or
 #: "Conv2d"), ``program`` (how σ was chosen), ``positions_total`` (images × output positions, or samples, of
 #: the calibration data), ``positions_sampled`` (columns of the program), ``layer_rel_error_all`` (the
 #: layer alone on its program input at *all* positions; equal to ``layer_rel_error`` when nothing is sampled).
-REPORT_COLUMNS = _network.REPORT_COLUMNS + ("module", "type", "program", "positions_total", "positions_sampled",
+REPORT_COLUMNS = NETWORK_REPORT_COLUMNS + ("module", "type", "program", "positions_total", "positions_sampled",
                                             "layer_rel_error_all")
 
 _DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
@@ -466,6 +469,8 @@ class LayerData:
     index : ndarray of int or None
         The sampled columns among ``n_columns`` (None: all).
     n_columns : int
+    bias : bool
+        The module has a bias: the last row of X is all ones and the last row of U is the bias.
     """
 
     layer: int
@@ -478,6 +483,7 @@ class LayerData:
     U: np.ndarray
     index: np.ndarray | None
     n_columns: int
+    bias: bool
 
 
 def _setup(model, calibration, max_patches, seed):
@@ -532,60 +538,342 @@ def layer_data(model, calibration, *, max_patches=None, seed: int = 0) -> list[L
         U = L.weights()
         _check_program(L, Xs[L.name], U, Zs[L.name], dtype)
         out.append(LayerData(L.index, L.name, L.kind, L.activation, L.program, Xs[L.name],
-                             L.sigma(U.T @ Xs[L.name]), U, L.index_sampled, L.n_columns))
+                             L.sigma(U.T @ Xs[L.name]), U, L.index_sampled, L.n_columns, L.has_bias))
     return out
 
 
-# ---------------------------------------------------------------------------------------------- solving
-def _cascade_budget(U, X_hat, Y, activation, gamma, kappa):
-    r"""ε_ℓ and V of a cascade layer ℓ ≥ 2: :math:`V = \tilde W^\top\hat X`,
-    :math:`\varepsilon^2 = \gamma\sum_\Omega(\tilde W^\top \hat X - Y)^2` (all entries for a linear program), times κ;
-    the original layer is then feasible (Aghasi, Abdi & Romberg 2020)."""
-    Z = U.T @ X_hat
-    D = Z - Y
-    if activation == "relu":
-        return kappa * float(np.sqrt(gamma * np.sum(D[Y > 0] ** 2))), Z
-    return kappa * float(np.sqrt(gamma * np.sum(D ** 2))), None
+# ---------------------------------------------------------------------------------------------- weights
+def assign_weights(module, U, *, mask: bool = True) -> None:
+    r"""Write augmented program weights into a ``Linear`` or ``Conv2d`` module, in place.
 
+    ``U`` is the layer's :math:`\tilde W` in the program's layout (:attr:`LayerData.U`): (n_in (+1)) × n_out
+    with n_in = ``in_features`` or C_in·k_h·k_w (rows in the order of ``weight.reshape(C_out, -1)``) and the
+    bias as last row when the module has one. With ``mask`` the weight goes under a
+    ``torch.nn.utils.prune`` mask of its nonzeros (``prune.custom_from_mask``: ``weight_orig`` and
+    ``weight_mask``, so fine-tuning keeps the support); a mask already on the module is made permanent
+    first.
 
-def _prune_program(X, Y, eps_layer, activation, V, *, solver, warm, options, refit):
-    """Solve one layer program; return (Û, Solution, seconds, peak MB). The one place a layer is pruned."""
-    sol, elapsed, peak = _network._solve_layer(X, Y, eps_layer, activation, V, solver, warm, options)
-    U = _network._clean(sol.W, solver, warm, X, Y, eps_layer, activation, V)
-    if refit:  # least-squares refit on the support (checked in prune(): not available yet)
-        raise NotImplementedError("refit=True is not available yet in nettrim.torch; pass refit=False")
-    return U, sol, elapsed, peak
+    Parameters
+    ----------
+    module : torch.nn.Linear or torch.nn.Conv2d
+    U : array_like, shape (n_in (+1), n_out)
+    mask : bool
 
-
-def _prune_program_pinned(*args, **kwargs):
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):  # one BLAS thread per worker process (2-core machines)
-        return _prune_program(*args, **kwargs)
-
-
-def _install(module, L: _Layer, U: np.ndarray) -> None:
-    """Write Û into ``module`` (a layer of the copy) with exact zeros and a ``torch.nn.utils.prune`` mask."""
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> lin = torch.nn.Linear(3, 2)
+    >>> assign_weights(lin, np.array([[1.0, 0.0], [0.0, 2.0], [0.0, 0.0], [0.5, -0.5]]))
+    >>> lin.weight.tolist(), lin.bias.tolist(), lin.weight_mask.tolist()
+    ([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0]], [0.5, -0.5], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    """
+    if not isinstance(module, _PRUNABLE) or (isinstance(module, nn.Conv2d) and module.groups != 1):
+        raise TypeError(f"module must be a torch.nn.Linear or a groups=1 torch.nn.Conv2d, got {type(module).__name__}")
+    if not isinstance(mask, (bool, np.bool_)):
+        raise TypeError(f"mask must be a bool, got {type(mask).__name__}")
+    conv = isinstance(module, nn.Conv2d)
+    spec = _spec(module) if conv else None
+    n_in = spec.n_taps if conv else module.in_features
+    n_out = module.out_channels if conv else module.out_features
+    has_bias = module.bias is not None
+    U = as_float_matrix(U, "U", shape=(n_in + int(has_bias), n_out))
     if _is_torch_pruned(module):  # already masked by torch.nn.utils.prune: make that permanent first
         for n, _ in list(module.named_parameters(recurse=False)):
             if n.endswith("_orig"):
                 torch_prune.remove(module, n[: -len("_orig")])
-    n_in = L.n_in
-    if L.spec is not None:
-        W, b = matrix_to_kernel(U, L.spec, bias=L.has_bias)
+    if conv:
+        W, b = matrix_to_kernel(U, spec, bias=has_bias)
     else:
-        W, b = U[:n_in].T, (U[n_in] if L.has_bias else None)
+        W, b = U[:n_in].T, (U[n_in] if has_bias else None)
+    W = np.ascontiguousarray(W)
     with torch.no_grad():
-        module.weight.copy_(torch.as_tensor(np.ascontiguousarray(W), dtype=module.weight.dtype))
+        module.weight.copy_(torch.as_tensor(W, dtype=module.weight.dtype))
         if b is not None:
             module.bias.copy_(torch.as_tensor(b, dtype=module.bias.dtype))
-    torch_prune.custom_from_mask(module, "weight", mask=torch.as_tensor(np.ascontiguousarray(W) != 0,
-                                                                         device=module.weight.device))
+    if mask:
+        torch_prune.custom_from_mask(module, "weight", mask=torch.as_tensor(W != 0, device=module.weight.device))
 
 
+# ---------------------------------------------------------------------------------------------- settings
+# Range of the relative ε a density search explores (prune_network's): below 1e-4 the ℓ1 answer is as dense
+# as it gets at ε = 0; at 1 the all-zero answer is feasible (‖σ(0) − Y‖_F = ‖Y‖_F).
+EPS_RANGE = (1e-4, 1.0)
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """Validated settings of one prune (see :func:`prune`)."""
+
+    mode: str
+    refit: bool
+    reweight: int
+    gamma: float
+    kappa: float
+    solver: str
+    solver_options: dict
+    jobs: int
+    verbose: int
+    density_tol: float
+
+
+def _settings(*, mode, refit, reweight, gamma, kappa, solver, solver_options, jobs, verbose, density_tol):
+    if not isinstance(mode, str) or mode.lower() not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if isinstance(jobs, (bool, np.bool_)) or not isinstance(jobs, numbers.Integral):
+        raise TypeError(f"jobs must be an integer >= 1, got {type(jobs).__name__}")
+    if jobs < 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs}")
+    if isinstance(verbose, (bool, np.bool_)):
+        verbose = int(verbose)
+    elif not isinstance(verbose, numbers.Integral) or not 0 <= verbose <= 2:
+        raise TypeError(f"verbose must be a bool or 0, 1, 2, got {verbose!r}")
+    if solver_options is not None and not isinstance(solver_options, dict):
+        raise TypeError(f"solver_options must be a dict or None, got {type(solver_options).__name__}")
+    one = np.ones((1, 1))
+    # the layer API checks solver, refit, reweight and the solver's options (a reference back-end its own
+    # settings) itself: run it on a 1×1 program so that a bad argument fails before the model is run
+    prune_layer(one, one, 0.5, one, activation="linear", bias=False, refit=refit, reweight=reweight,
+                        solver=solver, solver_options=solver_options)
+    cascade_program(one, one, one, activation="linear", gamma=gamma, kappa=kappa)   # checks γ and κ
+    return _Settings(mode=mode.lower(), refit=bool(refit), reweight=int(reweight), gamma=float(gamma),
+                     kappa=float(kappa), solver=solver.lower(), solver_options=dict(solver_options or {}),
+                     jobs=int(jobs), verbose=verbose, density_tol=check_scalar(density_tol, "density_tol", low=0.0))
+
+
+def _targets(epsilon, density, n_layers):
+    """(relative ε per layer, None) or (None, densities: one common or one per layer), as in prune_network."""
+    if epsilon is not None and density is not None:
+        raise ValueError("give either epsilon or density, not both")
+    if density is None:
+        eps = _per_layer(DEFAULT_EPSILON if epsilon is None else epsilon, "epsilon", n_layers)
+        eps = [check_scalar(e, f"epsilon[{i}]" if len(eps) > 1 else "epsilon", low=0.0) for i, e in enumerate(eps)]
+        return (eps * n_layers if len(eps) == 1 else eps), None
+    dens = _per_layer(density, "density", n_layers)
+    return None, [check_scalar(d, f"density[{i}]" if len(dens) > 1 else "density", low=0.0, high=1.0,
+                               low_inclusive=False) for i, d in enumerate(dens)]
+
+
+def _per_layer(value, name, n_layers):
+    """A scalar as [value], or one value per pruned layer as a list."""
+    if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0:
+        values = list(np.asarray(value, dtype=object).ravel())
+        if len(values) != n_layers:
+            raise ValueError(f"{name} has {len(values)} entries but the model has {n_layers} layers to prune; "
+                             f"give one {name} or one per layer")
+        return values
+    return [value]
+
+
+# ---------------------------------------------------------------------------------------------- solving
+@dataclass
+class _Original:
+    """The original model, its layers and their programs on the calibration data."""
+
+    model: nn.Module
+    layers: list
+    batches: list
+    X: dict         # layer name -> program input X (columns at the sampled positions)
+    Y: dict         # layer name -> σ(W̃ᵀX)
+    W: dict         # layer name -> W̃
+
+    def program(self, L: _Layer, X: np.ndarray, V, tag: str = "") -> _Program:
+        label = f"layer {L.index}/{len(self.layers)} ({L.name})" + (f", {tag}" if tag else "")
+        return _Program(X, self.Y[L.name], self.W[L.name], L.activation, V, L.has_bias, label)
+
+    def y_norm(self, L: _Layer) -> float:
+        return float(np.linalg.norm(self.Y[L.name])) or 1.0
+
+
+class _Program(NamedTuple):
+    """One layer program, as :func:`nettrim.network.prune_layer` takes it (what a worker process needs)."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    original: np.ndarray
+    activation: str
+    V: np.ndarray | None
+    bias: bool
+    label: str
+
+
+@dataclass
+class _Run:
+    """One prune of every layer: the pruned copy of the model, each layer's result and its program."""
+
+    model: nn.Module
+    results: dict = field(default_factory=dict)     # layer name -> LayerResult
+    programs: dict = field(default_factory=dict)    # layer name -> _Program
+
+    @property
+    def kept(self) -> float:
+        """Fraction of the model's weights kept (biases not counted)."""
+        rows = [r.row for r in self.results.values()]
+        return sum(r["nnz_after"] for r in rows) / sum(r["n_in"] * r["n_out"] for r in rows)
+
+
+def _solve(p: _Program, eps_layer: float, warm, cfg: _Settings, refit: bool) -> LayerResult:
+    return prune_layer(p.X, p.Y, eps_layer, p.original, activation=p.activation, V=p.V, bias=p.bias, refit=refit,
+                       reweight=cfg.reweight, solver=cfg.solver, solver_options=cfg.solver_options, warm_start=warm,
+                       verbose=cfg.verbose, label=p.label)
+
+
+def _solve_task(task) -> LayerResult:
+    return _solve(*task)
+
+
+def _refit_task(task) -> LayerResult:
+    p, res = task
+    return refit_layer(res, p.X, p.Y, res.row["epsilon"], p.original, activation=p.activation, V=p.V, bias=p.bias)
+
+
+def _map(fn, tasks, cfg: _Settings) -> list:
+    """``[fn(t) for t in tasks]``, in ``cfg.jobs`` worker processes (one BLAS thread each) when jobs > 1."""
+    if cfg.jobs > 1 and len(tasks) > 1:
+        from joblib import Parallel, delayed
+
+        return Parallel(n_jobs=min(cfg.jobs, len(tasks)))(delayed(_pinned)(fn, t) for t in tasks)
+    return [fn(t) for t in tasks]
+
+
+def _pinned(fn, task):
+    from threadpoolctl import threadpool_limits
+
+    # one BLAS thread per worker process: two processes with two threads each oversubscribe a 2-core machine
+    with threadpool_limits(limits=1):
+        return fn(task)
+
+
+def _progress(p: _Program, res: LayerResult, cfg: _Settings) -> None:
+    """One line per pruned layer (``verbose``): kept, error (before the refit), status, time."""
+    if not cfg.verbose:
+        return
+    r = res.row
+    refit = f" (l1 {r['layer_rel_error_l1']:.4f})" if r["refit"] else ""
+    print(f"{p.label}: kept {100 * r['kept']:.2f} % ({r['nnz_after']:,}/{r['n_in'] * r['n_out']:,}), error "
+          f"{r['layer_rel_error']:.4f}{refit} at eps {r['epsilon_rel']:.4f}, {r['status']}, {r['time']:.2f} s",
+          flush=True)
+
+
+def _warm(warm: _Run | None, L: _Layer):
+    return None if warm is None else warm.results[L.name].solution
+
+
+def _scheme(orig: _Original, eps_gains, cfg: _Settings, *, refit: bool, warm: _Run | None = None,
+            tag: str = "") -> _Run:
+    """Prune every layer at relative ε ``eps_gains[ℓ]`` (cascade: only layer 1's is used); ``warm`` is an
+    earlier run to warm-start from."""
+    run = _Run(copy.deepcopy(orig.model))
+    mods = dict(run.model.named_modules())
+    layers = orig.layers
+    if cfg.mode == "parallel":
+        progs = [orig.program(L, orig.X[L.name], None, tag) for L in layers]
+        tasks = [(p, eps_gains[L.index - 1] * orig.y_norm(L), _warm(warm, L), cfg, refit) for p, L in zip(progs, layers)]
+        for L, p, res in zip(layers, progs, _map(_solve_task, tasks, cfg)):
+            _progress(p, res, cfg)
+            run.results[L.name], run.programs[L.name] = res, p
+            assign_weights(mods[L.name], res.W)
+        return run
+    for L in layers:
+        if L.index == 1:
+            X, V, eps_layer = orig.X[L.name], None, eps_gains[0] * orig.y_norm(L)
+        else:  # the signal of the model pruned so far; ε and V keep the original layer feasible
+            X = _capture(run.model, [L], orig.batches)[L.name]
+            eps_layer, V = cascade_program(orig.W[L.name], X, orig.Y[L.name], activation=L.activation,
+                                           gamma=cfg.gamma, kappa=cfg.kappa if L.index == len(layers) else 1.0)
+        p = orig.program(L, X, V, tag)
+        res = _solve(p, eps_layer, _warm(warm, L), cfg, refit)
+        _progress(p, res, cfg)
+        run.results[L.name], run.programs[L.name] = res, p
+        assign_weights(mods[L.name], res.W)
+    return run
+
+
+def _search_common(orig: _Original, density: float, cfg: _Settings):
+    """One relative ε for every layer, found by :func:`nettrim.network.search_epsilon` (as prune_network).
+
+    Parallel trials skip the refit (it keeps each layer's support, hence the count) and only the chosen
+    prune is refitted; a cascade trial needs it, since the next layers see the refitted signal.
+    """
+    deferred = cfg.mode == "parallel" and cfg.refit
+    n = len(orig.layers)
+
+    def evaluate(eps_gain, warm):
+        run = _scheme(orig, [eps_gain] * n, cfg, refit=cfg.refit and not deferred, warm=warm,
+                      tag=f"eps={eps_gain:.4g}")
+        if cfg.verbose:
+            print(f"density search: eps = {eps_gain:.4g} -> kept {100 * run.kept:.2f} % (target "
+                  f"{100 * density:.2f} ± {100 * cfg.density_tol:.2f} %)", flush=True)
+        return run.kept, run
+
+    search = search_epsilon(evaluate, density, start=DEFAULT_EPSILON, lower=EPS_RANGE[0], upper=EPS_RANGE[1],
+                            tol=cfg.density_tol)
+    run = search.payload
+    if deferred:
+        mods = dict(run.model.named_modules())
+        names = [L.name for L in orig.layers]
+        fits = _map(_refit_task, [(run.programs[k], run.results[k]) for k in names], cfg)
+        for k, res in zip(names, fits):
+            run.results[k] = res
+            assign_weights(mods[k], res.W)
+    return run, search
+
+
+def _search_layer(p: _Program, floor: float, density: float, cfg: _Settings):
+    """Search one layer's relative ε (at or above ``floor``, absolute); the trials skip the refit, the chosen
+    one gets it."""
+    y_norm = float(np.linalg.norm(p.Y)) or 1.0
+
+    def evaluate(eps_gain, warm):
+        res = _solve(p._replace(label=f"{p.label}, eps={eps_gain:.4g}"), eps_gain * y_norm,
+                     None if warm is None else warm.solution, cfg, refit=False)
+        _progress(p._replace(label=f"{p.label}, eps={eps_gain:.4g}"), res, cfg)
+        return res.row["kept"], res
+
+    lower = max(EPS_RANGE[0], floor / y_norm)
+    # a layer's kept fraction moves in steps of one weight: a small layer cannot do better than that
+    tol = max(cfg.density_tol, 1.0 / ((p.X.shape[0] - int(p.bias)) * p.Y.shape[0]))
+    search = search_epsilon(evaluate, density, start=max(DEFAULT_EPSILON, lower), lower=lower,
+                            upper=max(EPS_RANGE[1], 2 * lower), tol=tol)
+    if cfg.refit:
+        search.payload = _refit_task((p, search.payload))
+    return search
+
+
+def _search_layer_task(task):
+    return _search_layer(*task)
+
+
+def _search_per_layer(orig: _Original, densities, cfg: _Settings):
+    """One ε per layer: parallel layers searched independently (in ``jobs`` workers); cascade layers in
+    order, layer ℓ ≥ 2 searching its ε at or above the cascade's γ = 1 value, which keeps it feasible."""
+    run = _Run(copy.deepcopy(orig.model))
+    mods = dict(run.model.named_modules())
+    if cfg.mode == "parallel":
+        progs = [orig.program(L, orig.X[L.name], None) for L in orig.layers]
+        searches = _map(_search_layer_task, [(p, 0.0, d, cfg) for p, d in zip(progs, densities)], cfg)
+    else:
+        progs, searches = [], []
+        for L, d in zip(orig.layers, densities):
+            if L.index == 1:
+                X, V, floor = orig.X[L.name], None, 0.0
+            else:
+                X = _capture(run.model, [L], orig.batches)[L.name]
+                floor, V = cascade_program(orig.W[L.name], X, orig.Y[L.name], activation=L.activation, gamma=1.0,
+                                           kappa=1.0)
+            progs.append(orig.program(L, X, V))
+            searches.append(_search_layer(progs[-1], floor, d, cfg))
+            assign_weights(mods[L.name], searches[-1].payload.W)
+    for L, p, s in zip(orig.layers, progs, searches):
+        run.results[L.name], run.programs[L.name] = s.payload, p
+        if cfg.mode == "parallel":
+            assign_weights(mods[L.name], s.payload.W)
+    return run, searches
+
+
+# ---------------------------------------------------------------------------------------------- report
 def _evaluate(model, pruned, layers, batches, mode):
-    """Per layer, on all calibration positions: ‖Ŷ − Y‖²/‖Y‖² pieces of the pruned network, and of the pruned
-    layer alone on its program input (the original signal in parallel mode, the pruned one in cascade)."""
+    """Per layer, on all calibration positions: ‖Ŷ − Y‖/‖Y‖ of the pruned network, and of the pruned layer
+    alone on its program input (the original signal in parallel mode, the pruned one in cascade)."""
     mods, pmods = dict(model.named_modules()), dict(pruned.named_modules())
     sums = {L.name: np.zeros(3) for L in layers}   # ‖Y‖², ‖Ŷ−Y‖², ‖layer alone − Y‖²
     for batch in batches:
@@ -624,16 +912,68 @@ def _evaluate(model, pruned, layers, batches, mode):
     return out
 
 
+def _option(cfg: _Settings, name: str):
+    """A solver option in force: the one given, else (solver "fast") :data:`nettrim.fast.PRUNING_OPTIONS`'s."""
+    if name in cfg.solver_options:
+        return cfg.solver_options[name]
+    if cfg.solver == "fast":
+        from nettrim.fast import PRUNING_OPTIONS
+
+        return PRUNING_OPTIONS.get(name)
+    return None
+
+
+def _warn(layers, run: _Run, searches, cfg: _Settings) -> None:
+    """The warnings of :func:`nettrim.prune_network`, naming the module."""
+    for L in layers:
+        res = run.results[L.name]
+        row, who = res.row, f"layer {L.index} ({L.name})"
+        if not res.W.any():
+            warnings.warn(f"{who} was pruned to all zeros (weights and bias): the network output no longer depends "
+                          f"on its input; lower epsilon (now {row['epsilon_rel']:g} relative)", stacklevel=4)
+        if row["status"] != OPTIMAL:
+            warnings.warn(f"{who}: solver {res.solution.solver} returned status {row['status']!r} (relative "
+                          f"violation {row['violation_l1']:.2e}); the layer may not meet its error bound",
+                          ConvergenceWarning, stacklevel=4)
+        else:
+            tol_violation, tol_gap = _option(cfg, "eps_violation"), _option(cfg, "eps_gap")
+            problems = []
+            if tol_violation is not None and row["violation_l1"] > tol_violation:
+                problems.append(f"relative violation {row['violation_l1']:.2e} > eps_violation = {tol_violation:g}")
+            if tol_gap is not None and not row["gap"] <= tol_gap:
+                problems.append(f"certified gap {row['gap']:.2e} > eps_gap = {tol_gap:g}")
+            if problems:
+                warnings.warn(f"{who}: {'; '.join(problems)}", ConvergenceWarning, stacklevel=4)
+        if row["refit_fallbacks"]:
+            what = ("the whole layer (its spectral norm exceeded the original's l1 norm)"
+                    if not row["refit"] else f"{row['refit_fallbacks']} neuron(s)")
+            warnings.warn(f"{who}: refit rejected for {what}; the l1 answer was kept there", stacklevel=4)
+    for L, s in zip(layers, searches):
+        if not s.converged:
+            where = "" if len(searches) == 1 else f"layer {L.index} ({L.name}): "
+            warnings.warn(f"{where}density target {s.target:g} not reached within {s.tol:g}: kept {s.kept:.4f} at "
+                          f"relative epsilon {s.epsilon:.4g} after {len(s.trials)} trials", stacklevel=4)
+
+
+def _light(search):
+    """A density search without its payloads (the pruned models of every trial)."""
+    return replace(search, payload=None, trials=[replace(t, payload=None) for t in search.trials])
+
+
 # ---------------------------------------------------------------------------------------------- prune
-def _default_epsilon() -> float:
-    # prune_network's default relative epsilon, stated once (in its signature)
-    return inspect.signature(_network.prune_network).parameters["epsilon"].default
-
-
 def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascade", refit: bool = True,
-          solver: str = "fast", max_patches=None, jobs: int = 1, gamma: float = 1.1, kappa: float = 1.0,
-          seed: int = 0, threads: int | None = 1, solver_options: dict | None = None):
+          solver: str = "fast", max_patches=None, jobs: int = 1, reweight: int = 0, gamma: float = 1.1,
+          kappa: float = 1.0, seed: int = 0, blas_threads: int | None = 1, verbose=False,
+          density_tol: float = DENSITY_TOL, solver_options: dict | None = None):
     r"""Prune the ``Linear`` and ``Conv2d`` layers of a PyTorch model with Net-Trim.
+
+    Every layer is the program of :func:`nettrim.network.prune_layer` (ℓ1 solve, optional reweighting,
+    refit on the support) on its patches or samples (module docstring), in the parallel or the cascade
+    scheme (:func:`nettrim.network.cascade_program`); ``epsilon``, ``density``, ``refit``, ``reweight``,
+    ``gamma``, ``kappa``, ``solver`` mean what they mean in :func:`nettrim.prune_network`. Guarantees, for
+    the weights returned (refit or not), **on the sampled positions** of a convolution: Proposition 1 per
+    layer (report: ``layer_rel_error`` ≤ ``epsilon_rel``) and the feasibility of the original layer in
+    the cascade.
 
     Parameters
     ----------
@@ -643,34 +983,47 @@ def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascad
         Inputs (samples first), or an iterable of input batches or of (inputs, targets) pairs (a
         ``DataLoader``); floating point and finite. A single tensor is fed 1,024 samples at a time.
     epsilon : float or sequence of float, optional
-        Relative tolerance (the paper's ε_gain), as in :func:`nettrim.prune_network`:
-        :math:`\varepsilon_\ell = \epsilon\|Y^{(\ell)}\|_F` on the program's columns (all layers in parallel
-        mode, layer 1 in cascade mode); one per layer as a sequence. Default: ``prune_network``'s.
-    density : float, optional
-        Not available yet (``NotImplementedError``).
+        Relative tolerance (the paper's ε_gain): :math:`\varepsilon_\ell = \epsilon\|Y^{(\ell)}\|_F` on the
+        program's columns for every layer in parallel mode and for layer 1 in cascade mode; one per layer as
+        a sequence (cascade uses only the first). Default :data:`nettrim.network.DEFAULT_EPSILON` when
+        ``density`` is not given either.
+    density : float or sequence of float, optional
+        Instead of ``epsilon``: the fraction of the model's weights to keep (biases not counted; a
+        convolution has C_out·C_in·k_h·k_w weights), in (0, 1]. One number: one common relative ε is
+        searched (:func:`nettrim.network.search_epsilon`), so Net-Trim still allocates the sparsity across
+        layers; the result is within ``density_tol`` unless a warning says otherwise. A sequence: one target
+        per layer, each layer searching its own ε (in cascade mode at or above its γ = 1 value); a layer of
+        n weights is within max(``density_tol``, 1/n). ``report.attrs["search"]`` holds the trials.
     mode : {"cascade", "parallel"}
+        Parallel layers are independent; cascade feeds each layer the pruned (and refitted) model's signal.
     refit : bool
-        Least-squares refit on the support; not available yet: pass ``refit=False`` (``True`` raises
-        ``NotImplementedError``).
+        Refit the kept weights of every layer exactly to its outputs under the same constraints: the support
+        and the guarantees are unchanged, the error drops (``layer_rel_error_l1`` is the error before).
     solver : {"fast", "reference", "clarabel", "ecos", "scs"}
-        As in :func:`nettrim.prune_network`; "fast" (the ADMM) starts from
-        :data:`nettrim.fast.PRUNING_OPTIONS`, updated with ``solver_options``.
+        "fast" (the ADMM) starts from :data:`nettrim.fast.PRUNING_OPTIONS`, updated with ``solver_options``.
     max_patches : int, optional
         Largest number of columns (image × position patches) of a convolutional program; a seeded uniform
         sample is kept when there are more (:data:`nettrim.conv.DEFAULT_MAX_PATCHES` when None). Linear
         layers use every sample.
     jobs : int
-        Parallel mode: solve up to ``jobs`` layers at once (joblib processes, one BLAS thread each).
+        Parallel mode: solve (or search) up to ``jobs`` layers at once (joblib processes, one BLAS thread
+        each). Cascade layers run in order.
+    reweight : int
+        Rounds of reweighted ℓ1 after the first solve (0: plain Net-Trim).
     gamma, kappa : float
-        The cascade's γ ≥ 1 and κ ∈ (0, 1] (see :func:`nettrim.prune_network`).
+        The cascade's γ ≥ 1 and κ ∈ (0, 1] (κ multiplies the last layer's ε).
     seed : int
         Seed of the position sampling (:func:`nettrim.conv.sample_positions`).
-    threads : int or None
+    blas_threads : int or None
         BLAS/OpenMP threads while pruning (``threadpoolctl``); None leaves them as they are. One by default:
         on a loaded 2-core machine two OpenBLAS threads made a small CNN's prune take 11× the CPU time
         (77 s against 7 s, the same iterations).
+    verbose : bool or int
+        1: one line per pruned layer (and per density-search trial); 2: also the layer solver's output.
+    density_tol : float
+        Tolerance of ``density`` (absolute).
     solver_options : dict, optional
-        Passed to the layer solver.
+        Options of the layer solver (an unknown name raises ``TypeError`` before any work).
 
     Returns
     -------
@@ -680,20 +1033,22 @@ def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascad
         One row per pruned layer, columns :data:`REPORT_COLUMNS`: those of :func:`nettrim.prune_network`
         (``n_in`` = C_in·k_h·k_w for a convolution; ``rel_error`` is the pruned network's signal against the
         original on *all* calibration positions; ``layer_rel_error``, ``epsilon_rel``, ``violation`` and
-        ``gap`` are the program's, on the sampled positions), then the extras.
+        ``gap`` are the program's, on the sampled positions), then the extras. ``report.attrs`` holds
+        ``settings`` (with the relative ``epsilon`` a density search found), ``search`` (the density search
+        without its payloads, or None) and ``total_time`` (s).
 
     Warns
     -----
+    nettrim.ConvergenceWarning
+        A layer whose ℓ1 solve did not end "optimal" or misses its solver's certificate.
     UserWarning
-        A layer pruned to all zeros, or whose solver status is not "optimal".
+        A layer pruned to all zeros; a rejected refit; a density target not reached within ``density_tol``.
 
     Raises
     ------
     TypeError, ValueError
         An unsupported module (named), a model in training mode or not a chain, bad calibration data
         (shape, dtype, NaN/Inf, empty), a bad argument.
-    NotImplementedError
-        ``refit=True`` or ``density`` (not available yet).
 
     Examples
     --------
@@ -702,123 +1057,62 @@ def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascad
     >>> _ = torch.manual_seed(0)
     >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
     ...                       nn.Linear(4 * 3 * 3, 3)).eval()
-    >>> pruned, report = prune(model, torch.randn(50, 1, 8, 8), epsilon=0.1, refit=False)
-    >>> list(report["type"]), bool((report["layer_rel_error"] <= report["epsilon_rel"] + 1e-6).all())
+    >>> pruned, report = prune(model, torch.randn(50, 1, 8, 8), epsilon=0.1)
+    >>> list(report["type"]), bool((report["layer_rel_error"] <= report["epsilon_rel"] + 1e-4).all())
     (['Conv2d', 'Linear'], True)
+    >>> # keep about half of the weights (a 144-weight model: a 5% tolerance is 7 weights)
+    >>> pruned, report = prune(model, torch.randn(50, 1, 8, 8), density=0.5, density_tol=0.05, mode="parallel")
+    >>> bool(abs(report["nnz_after"].sum() / report["nnz_before"].sum() - 0.5) <= 0.05)
+    True
     """
-    if threads is not None:
-        threads = check_scalar(threads, "threads", low=1, integer=True)
+    cfg = _settings(mode=mode, refit=refit, reweight=reweight, gamma=gamma, kappa=kappa, solver=solver,
+                    solver_options=solver_options, jobs=jobs, verbose=verbose, density_tol=density_tol)
+    if blas_threads is not None:
+        blas_threads = check_scalar(blas_threads, "blas_threads", low=1, integer=True)
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=threads):
-        return _prune(model, calibration, epsilon=epsilon, density=density, mode=mode, refit=refit, solver=solver,
-                      max_patches=max_patches, jobs=jobs, gamma=gamma, kappa=kappa, seed=seed,
-                      solver_options=solver_options)
+    with threadpool_limits(limits=blas_threads):
+        return _prune(model, calibration, epsilon=epsilon, density=density, cfg=cfg, max_patches=max_patches,
+                      seed=seed)
 
 
-def _prune(model, calibration, *, epsilon, density, mode, refit, solver, max_patches, jobs, gamma, kappa, seed,
-           solver_options):
-    mode = _network._check_choice(mode, "mode", _network.MODES)
-    solver = _network._check_choice(solver, "solver", _network.SOLVERS)
-    if not isinstance(refit, (bool, np.bool_)):
-        raise TypeError(f"refit must be a bool, got {type(refit).__name__}")
-    if density is not None:
-        raise NotImplementedError("density is not available yet in nettrim.torch; give epsilon")
-    if refit:
-        raise NotImplementedError("refit=True (least-squares refit on the support) is not available yet in "
-                                  "nettrim.torch; pass refit=False")
-    if isinstance(jobs, (bool, np.bool_)) or not isinstance(jobs, numbers.Integral):
-        raise TypeError(f"jobs must be an integer >= 1, got {type(jobs).__name__}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
-    gamma = check_scalar(gamma, "gamma", low=1.0)
-    kappa = check_scalar(kappa, "kappa", low=0.0, high=1.0, low_inclusive=False)
-    if solver_options is not None and not isinstance(solver_options, dict):
-        raise TypeError(f"solver_options must be a dict or None, got {type(solver_options).__name__}")
-    options = {}
-    if solver == "fast":
-        from nettrim.fast import PRUNING_OPTIONS
-
-        options.update(PRUNING_OPTIONS)
-    options.update(solver_options or {})
-
+def _prune(model, calibration, *, epsilon, density, cfg: _Settings, max_patches, seed):
+    t_start = time.perf_counter()
     batches, layers, dtype = _setup(model, calibration, max_patches, seed)
-    n_layers = len(layers)
-    eps_rel = _network._check_epsilon(_default_epsilon() if epsilon is None else epsilon, n_layers)
+    eps_gains, densities = _targets(epsilon, density, len(layers))
 
     Xs, Zs = _capture(model, layers, batches, outputs=True)
-    Ws, Ys = {}, {}
+    orig = _Original(model, layers, batches, Xs, {}, {})
     for L in layers:
-        Ws[L.name] = L.weights()
-        _check_program(L, Xs[L.name], Ws[L.name], Zs[L.name], dtype)
-        Ys[L.name] = L.sigma(Ws[L.name].T @ Xs[L.name])
+        orig.W[L.name] = L.weights()
+        _check_program(L, Xs[L.name], orig.W[L.name], Zs[L.name], dtype)
+        orig.Y[L.name] = L.sigma(orig.W[L.name].T @ Xs[L.name])
     del Zs
 
-    pruned = copy.deepcopy(model)
-    pmods = dict(pruned.named_modules())
-    results, programs = {}, {}
-    kw = dict(solver=solver, options=options, refit=bool(refit))
-    t_start = time.perf_counter()
-    if mode == "parallel":
-        tasks = []
-        for L in layers:
-            eps_layer = eps_rel[L.index - 1] * float(np.linalg.norm(Ys[L.name]))
-            programs[L.name] = (Xs[L.name], eps_layer, None)
-            tasks.append((Xs[L.name], Ys[L.name], eps_layer, L.activation, None))
-        if jobs > 1 and n_layers > 1:
-            from joblib import Parallel, delayed
-
-            outs = Parallel(n_jobs=min(jobs, n_layers))(
-                delayed(_prune_program_pinned)(*t, warm=Ws[L.name], **kw) for t, L in zip(tasks, layers))
-        else:
-            outs = [_prune_program(*t, warm=Ws[L.name], **kw) for t, L in zip(tasks, layers)]
-        for L, o in zip(layers, outs):
-            results[L.name] = o
-            _install(pmods[L.name], L, o[0])
+    searches, search = [], None
+    if densities is None:
+        run = _scheme(orig, eps_gains, cfg, refit=cfg.refit)
+        found = DEFAULT_EPSILON if epsilon is None else epsilon
+    elif len(densities) == 1:
+        run, s = _search_common(orig, densities[0], cfg)
+        searches, search, found = [s], _light(s), s.epsilon
     else:
-        for L in layers:
-            if L.index == 1:
-                X_hat, V = Xs[L.name], None
-                eps_layer = eps_rel[0] * float(np.linalg.norm(Ys[L.name]))
-            else:
-                X_hat = _capture(pruned, [L], batches)[L.name]
-                eps_layer, V = _cascade_budget(Ws[L.name], X_hat, Ys[L.name], L.activation, gamma,
-                                               kappa if L.index == n_layers else 1.0)
-            programs[L.name] = (X_hat, eps_layer, V)
-            results[L.name] = _prune_program(X_hat, Ys[L.name], eps_layer, L.activation, V, warm=Ws[L.name], **kw)
-            _install(pmods[L.name], L, results[L.name][0])
-    del Xs
+        run, searches = _search_per_layer(orig, densities, cfg)
+        search, found = [_light(s) for s in searches], [s.epsilon for s in searches]
+    _warn(layers, run, searches, cfg)
 
-    errors = _evaluate(model, pruned, layers, batches, mode)
+    errors = _evaluate(model, run.model, layers, batches, cfg.mode)
     rows = []
     for L in layers:
-        U, sol, elapsed, peak = results[L.name]
-        X, eps_layer, V = programs[L.name]
-        Y = Ys[L.name]
-        prob = layer_problem(X, Y, eps_layer, activation=L.activation, V=V)
-        y_norm = float(np.linalg.norm(Y)) or 1.0
-        n_in = L.n_in
-        W0 = Ws[L.name][:n_in]
-        status = sol.status
-        violation = prob.violation(U)
-        if solver != "fast" and status == OPTIMAL and violation > VIOLATION_TOL:
-            status = OPTIMAL_INACCURATE
-        rows.append(dict(
-            layer=L.index, n_in=n_in, n_out=U.shape[1], activation=L.activation,
-            nnz_before=int(np.count_nonzero(W0)), nnz_after=int(np.count_nonzero(U[:n_in])),
-            kept=np.count_nonzero(U[:n_in]) / W0.size,
-            bias_nnz_after=int(np.count_nonzero(U[n_in])) if L.has_bias else 0,
-            rel_error=errors[L.name][0], layer_rel_error=prob.relu_error(U) / y_norm,
-            epsilon=eps_layer, epsilon_rel=eps_layer / y_norm, dead_neurons=int(np.sum(~U.any(axis=0))),
-            status=status, violation=violation, gap=sol.gap, iterations=sol.iterations, time=elapsed,
-            peak_mem_mb=peak, module=L.name, type=L.kind, program=L.program, positions_total=L.n_columns,
-            positions_sampled=X.shape[1], layer_rel_error_all=errors[L.name][1]))
-        if not U.any():
-            warnings.warn(f"layer {L.index} ({L.name}) was pruned to all zeros (weights and bias): the network output "
-                          "no longer depends on its input; lower epsilon", stacklevel=3)
-        if status != OPTIMAL:
-            warnings.warn(f"layer {L.index} ({L.name}): solver {sol.solver} returned status {status!r} (relative "
-                          f"violation {violation:.2e}); the layer may not meet its error bound", stacklevel=3)
+        res, p = run.results[L.name], run.programs[L.name]
+        rows.append(dict(res.row, layer=L.index, rel_error=errors[L.name][0], module=L.name, type=L.kind,
+                         program=L.program, positions_total=L.n_columns, positions_sampled=p.X.shape[1],
+                         layer_rel_error_all=errors[L.name][1]))
     report = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
+    report.attrs["settings"] = dict(epsilon=found, density=density, mode=cfg.mode, refit=cfg.refit,
+                                    reweight=cfg.reweight, gamma=cfg.gamma, kappa=cfg.kappa, solver=cfg.solver,
+                                    solver_options=cfg.solver_options, max_patches=max_patches, seed=seed,
+                                    calibration_samples=int(sum(t.shape[0] for t in batches)))
+    report.attrs["search"] = search
     report.attrs["total_time"] = time.perf_counter() - t_start
-    return pruned, report
+    return run.model, report

@@ -59,14 +59,17 @@ def prune_quiet(*args, **kwargs):
 
 
 # ---------------------------------------------------------------------------------------------- the math
-@pytest.mark.parametrize("mode", ["parallel", "cascade"])
-def test_proposition_1_per_layer_on_the_sampled_positions(mode):
+@pytest.mark.parametrize("mode,refit", [("parallel", True), ("cascade", True), ("parallel", False),
+                                        ("cascade", False)])
+def test_proposition_1_per_layer_on_the_sampled_positions(mode, refit):
     """Each pruned torch module, fed its program input (the original signal in parallel mode, the pruned
     one in cascade mode), meets its program on the sampled positions: ‖(Ẑ − Y)_Ω‖ ≤ ε_ℓ and Ẑ_Ωᶜ ≤ V, so
-    (Proposition 1) ‖σ(Ẑ) − Y‖ ≤ ε_ℓ when V = 0 (parallel), ≤ √(ε_ℓ² + ‖relu(V)_Ωᶜ‖²) in cascade."""
+    (Proposition 1) ‖σ(Ẑ) − Y‖ ≤ ε_ℓ when V = 0 (parallel), ≤ √(ε_ℓ² + ‖relu(V)_Ωᶜ‖²) in cascade. The
+    refit (the default) keeps all of it."""
     model, x = tiny_cnn(), calib()
-    pruned, rep = prune_quiet(model, x, epsilon=0.15, mode=mode, refit=False, solver="reference",
+    pruned, rep = prune_quiet(model, x, epsilon=0.15, mode=mode, refit=refit, solver="reference",
                               max_patches=150, seed=3)
+    assert rep["refit"].all() == refit
     assert (rep["status"] == "optimal").all()
     orig = nt.layer_data(model, x, max_patches=150, seed=3)
     hat = nt.layer_data(pruned, x, max_patches=150, seed=3)
@@ -88,8 +91,8 @@ def test_proposition_1_per_layer_on_the_sampled_positions(mode):
         bound = np.sqrt(row["epsilon"] ** 2 + np.sum(np.maximum(V[~on], 0) ** 2))
         assert err <= bound * (1 + TOL)
         assert err / np.linalg.norm(d.Y) == pytest.approx(row["layer_rel_error"], rel=1e-6, abs=1e-9)
-        # the ℓ1 norm of the augmented weights cannot grow: the original layer is feasible
-        assert np.abs(dh.U).sum() <= np.abs(d.U).sum() * (1 + TOL)
+        if not refit:   # the ℓ1 norm of the augmented weights cannot grow: the original layer is feasible
+            assert np.abs(dh.U).sum() <= np.abs(d.U).sum() * (1 + TOL)
         if mode == "cascade" and row["layer"] > 1:
             # ε_ℓ² = γ Σ_Ω (W̃ᵀX̂ − Y)²: the original layer on the pruned signal has error ε/√γ on Ω
             assert np.linalg.norm((V - d.Y)[on]) == pytest.approx(row["epsilon"] / np.sqrt(1.1), rel=1e-9)
@@ -100,8 +103,8 @@ def test_pruned_modules_reproduce_the_report(mode):
     """float32 model: the report's network errors (all positions) and layer errors (sampled positions) are
     what the pruned torch modules compute."""
     model, x = tiny_cnn(1, dtype=torch.float32), calib(16, dtype=torch.float32)
-    pruned, rep = prune_quiet(model, x, epsilon=0.2, mode=mode, refit=False, max_patches=100)
-    assert list(rep.columns) == list(nt.REPORT_COLUMNS)
+    pruned, rep = prune_quiet(model, x, epsilon=0.2, mode=mode, max_patches=100)
+    assert list(rep.columns) == list(nt.REPORT_COLUMNS) and rep["refit"].all()
     assert list(rep.columns[:len(NETWORK_COLUMNS)]) == list(NETWORK_COLUMNS)
     data = nt.layer_data(model, x, max_patches=100)
     for d, (_, row) in zip(data, rep.iterrows()):
@@ -132,7 +135,7 @@ def test_pruned_modules_reproduce_the_report(mode):
 def test_masks_and_copy():
     model, x = tiny_cnn(2), calib()
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    pruned, rep = prune_quiet(model, x, epsilon=0.3, mode="parallel", refit=False, max_patches=100)
+    pruned, rep = prune_quiet(model, x, epsilon=0.3, mode="parallel", max_patches=100)
     for k, v in model.state_dict().items():          # the model itself is untouched
         assert torch.equal(v, before[k])
     for name in rep["module"]:
@@ -142,7 +145,7 @@ def test_masks_and_copy():
         assert torch.equal(m.weight_mask.bool(), m.weight != 0)
     assert (rep["nnz_after"] < rep["nnz_before"]).any()
     # pruning an already masked model again works and keeps exact zeros
-    again, rep2 = prune_quiet(pruned, x, epsilon=0.3, mode="parallel", refit=False, max_patches=100)
+    again, rep2 = prune_quiet(pruned, x, epsilon=0.3, mode="parallel", max_patches=100)
     for name in rep2["module"]:
         m = dict(again.named_modules())[name]
         assert torch.equal(m.weight_mask.bool(), m.weight != 0)
@@ -150,7 +153,8 @@ def test_masks_and_copy():
 
 
 def test_linear_model_matches_prune_network():
-    """An MLP as nn.Sequential gives the programs (ε, inputs, targets) and answers of prune_network."""
+    """An MLP as nn.Sequential gives the programs (ε, inputs, targets) and answers of prune_network, with and
+    without the refit."""
     rng = np.random.default_rng(0)
     sizes = (6, 12, 8, 3)
     Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:])]
@@ -164,12 +168,38 @@ def test_linear_model_matches_prune_network():
             lin.bias.copy_(torch.as_tensor(b))
         mods += [lin] + ([nn.ReLU()] if i < len(Ws) - 1 else [])
     model = nn.Sequential(*mods).eval()
-    for mode in ("parallel", "cascade"):
-        net = prune_network(Ws, bs, X, epsilon=0.1, mode=mode, solver="reference")
-        _, rep = prune_quiet(model, torch.as_tensor(X), epsilon=0.1, mode=mode, refit=False, solver="reference")
+    for mode, refit in (("parallel", False), ("cascade", False), ("parallel", True), ("cascade", True)):
+        net = prune_network(Ws, bs, X, epsilon=0.1, mode=mode, refit=refit, solver="reference")
+        _, rep = prune_quiet(model, torch.as_tensor(X), epsilon=0.1, mode=mode, refit=refit, solver="reference")
         for col in ("epsilon", "epsilon_rel", "layer_rel_error", "rel_error"):
             np.testing.assert_allclose(rep[col], net.report[col], rtol=1e-5, err_msg=col)
         np.testing.assert_array_equal(rep["nnz_after"], net.report["nnz_after"])
+
+
+def test_density_target_is_met_as_in_prune_network():
+    """A density target: the kept fraction is within density_tol of it (when reachable), the one relative ε
+    found is the one prune_network finds on the same MLP, and every layer still meets that ε."""
+    rng = np.random.default_rng(3)
+    sizes = (10, 30, 20, 4)
+    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:])]
+    bs = [0.1 * rng.standard_normal(b) for b in sizes[1:]]
+    X = rng.standard_normal((200, sizes[0]))
+    mods = []
+    for i, (W, b) in enumerate(zip(Ws, bs)):
+        lin = nn.Linear(*W.shape).double()
+        with torch.no_grad():
+            lin.weight.copy_(torch.as_tensor(W.T))
+            lin.bias.copy_(torch.as_tensor(b))
+        mods += [lin] + ([nn.ReLU()] if i < len(Ws) - 1 else [])
+    model = nn.Sequential(*mods).eval()
+    net = prune_network(Ws, bs, X, density=0.4, mode="parallel", solver="reference")
+    _, rep = prune_quiet(model, torch.as_tensor(X), density=0.4, mode="parallel", solver="reference",
+                         density_tol=0.01)
+    kept = rep["nnz_after"].sum() / rep["nnz_before"].sum()
+    assert abs(kept - 0.4) <= 0.01
+    np.testing.assert_allclose(rep["epsilon_rel"], net.report["epsilon_rel"], rtol=1e-6)
+    np.testing.assert_array_equal(rep["nnz_after"], net.report["nnz_after"])
+    assert (rep["layer_rel_error"] <= rep["epsilon_rel"] + TOL).all()
 
 
 def test_parallel_jobs_give_the_same_prune():
@@ -355,8 +385,8 @@ def test_bad_input():
         nt.prune(model, x, epsilon=-0.1, refit=False)
     with pytest.raises(ValueError, match="4 layers"):
         nt.prune(model, x, epsilon=[0.1, 0.2], refit=False)
-    with pytest.raises(ValueError, match="threads"):
-        nt.prune(model, x, threads=0, refit=False)
+    with pytest.raises(ValueError, match="blas_threads"):
+        nt.prune(model, x, blas_threads=0, refit=False)
     with pytest.raises(ValueError, match="jobs"):
         nt.prune(model, x, jobs=0, refit=False)
     with pytest.raises(ValueError, match="gamma"):
@@ -365,10 +395,10 @@ def test_bad_input():
         nt.prune(model, x, solver_options=[1], refit=False)
     with pytest.raises(TypeError, match="prune\\(\\) got an unexpected keyword"):
         nt.prune(model, x, epsilon_gain=0.1)
-    with pytest.raises(NotImplementedError, match="refit"):
-        nt.prune(model, x)
-    with pytest.raises(NotImplementedError, match="density"):
-        nt.prune(model, x, density=0.2, refit=False)
+    with pytest.raises(ValueError, match="density"):
+        nt.prune(model, x, density=1.5)
+    with pytest.raises(ValueError, match="either epsilon or density"):
+        nt.prune(model, x, epsilon=0.1, density=0.2)
 
 
 def test_docstring_examples():
