@@ -17,8 +17,20 @@ nettrim.network
 
 from .magnitude import magnitude_prune
 from .problem import ACTIVATIONS, CERTIFICATE_TOL, Certificate, LayerProblem, layer_problem
-from .solution import (GAP_TOL, INACCURATE, INFEASIBLE, MAX_ITER, OPTIMAL, OPTIMAL_INACCURATE, SOLVER_ERROR,
-                       STATUSES, UNBOUNDED, VIOLATION_TOL, ConvergenceWarning, Solution)
+from .solution import (
+    GAP_TOL,
+    INACCURATE,
+    INFEASIBLE,
+    MAX_ITER,
+    OPTIMAL,
+    OPTIMAL_INACCURATE,
+    SOLVER_ERROR,
+    STATUSES,
+    UNBOUNDED,
+    VIOLATION_TOL,
+    ConvergenceWarning,
+    Solution,
+)
 
 __version__ = "0.1.0"
 

@@ -34,7 +34,7 @@ def as_float_matrix(value, name: str, *, shape: tuple | None = None, allow_empty
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or Inf")
     if shape is not None:
-        for axis, (want, got) in enumerate(zip(shape, arr.shape)):
+        for axis, (want, got) in enumerate(zip(shape, arr.shape, strict=True)):
             if want is not None and want != got:
                 raise ValueError(f"{name} must have shape {_fmt(shape)}, got {arr.shape} (axis {axis} differs)")
     return arr

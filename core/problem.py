@@ -242,9 +242,9 @@ class LayerProblem:
     def project_dual(self, Lam) -> np.ndarray:
         """Map any Λ (M×P) to a dual-feasible one.
 
-        Clip :math:`\\Lambda_{\\Omega^c}` at 0, then divide by :math:`\\max(1, \\max_{ij}|(X\\Lambda^\\top)_{ij}|/w_{ij})`
-        (:meth:`dual_scale`); the scaling keeps the sign constraint, so the result satisfies both dual
-        constraints.
+        Clip :math:`\\Lambda_{\\Omega^c}` at 0, then divide by
+        :math:`\\max(1, \\max_{ij}|(X\\Lambda^\\top)_{ij}|/w_{ij})` (:meth:`dual_scale`); the scaling
+        keeps the sign constraint, so the result satisfies both dual constraints.
         """
         Lam = as_float_matrix(Lam, "Lam", shape=(self.M, self.P)).copy()
         inactive = self.inactive

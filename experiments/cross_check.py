@@ -322,9 +322,9 @@ def judge(df: pd.DataFrame, *, fast_infeasible: bool | None = None) -> pd.DataFr
                 reasons[pos].append(f"objective mapped back off the unscaled one by {diff:.1e}")
     df["disagree"] = [bool(x) for x in reasons]
     df["unsolved"] = [not x and r["expect"] != "infeasible" and r["status"] != "optimal" and _witness(r)
-                      for x, r in zip(reasons, df.to_dict("records"))]
+                      for x, r in zip(reasons, df.to_dict("records"), strict=True)]
     df["reason"] = ["; ".join(x) if x else (f"unsolved: status {r['status']}" if u else "")
-                    for x, u, r in zip(reasons, df["unsolved"], df.to_dict("records"))]
+                    for x, u, r in zip(reasons, df["unsolved"], df.to_dict("records"), strict=True)]
     return df
 
 

@@ -87,7 +87,7 @@ def heatmap_figure(df: pd.DataFrame, N: int):
     fig, axes = plt.subplots(1, len(programs), figsize=(4.6 * len(programs), 4.6), sharey=True,
                              squeeze=False, layout="constrained")
     contour = False
-    for ax, program in zip(axes[0], programs):
+    for ax, program in zip(axes[0], programs, strict=True):
         grid = rate[program].unstack("s").reindex(index=p_vals, columns=s_vals).to_numpy()
         mesh = ax.pcolormesh(_edges(s_vals), _edges(p_vals), grid, cmap=SUCCESS_CMAP, vmin=0, vmax=1,
                              shading="flat")
@@ -126,7 +126,7 @@ def curves_figure(df: pd.DataFrame, N: int, n_panels: int = 4):
     pick = s_vals[np.unique(np.linspace(0, len(s_vals) - 1, min(n_panels, len(s_vals))).round().astype(int))]
     fig, axes = plt.subplots(1, len(pick), figsize=(3.6 * len(pick), 3.8), sharey=True, squeeze=False,
                              layout="constrained")
-    for ax, s in zip(axes[0], pick):
+    for ax, s in zip(axes[0], pick, strict=True):
         g = df[df["s"] == s]
         d = theory.delta_mc(int(s), N)
         sig = theory.sigma_v(int(s), N)
@@ -181,7 +181,7 @@ def p50_plot(tab: pd.DataFrame):
                              layout="constrained")
     axes = axes[0]
     Ns = sorted(tab["N"].unique())
-    for ax, program in zip(axes, programs):
+    for ax, program in zip(axes[:-1], programs, strict=True):  # the last panel: P_50/δ
         t = tab[tab["program"] == program]
         C = fit_slog(t)
         factor = 1 if program == "bp" else 2

@@ -21,10 +21,10 @@ calls :func:`solve_highs`.
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import linprog
 
 from nettrim.problem import LayerProblem
 from nettrim.solution import INFEASIBLE, MAX_ITER, OPTIMAL, SOLVER_ERROR, UNBOUNDED
-from scipy.optimize import linprog
 
 from .cvx import Answer
 

@@ -30,10 +30,15 @@ def _rss() -> int:
     return 0
 
 
+def _seconds(v) -> str:
+    return "   n/a" if v is None else f"{v:6.1f}"
+
+
 def _measure(solver: str, N: int, M: int, P: int, gain: float, activation: str) -> dict:
+    from threadpoolctl import threadpool_limits
+
     from nettrim import reference
     from nettrim.experiments.layers import random_layer
-    from threadpoolctl import threadpool_limits
 
     gain = 0.0 if solver == "HIGHS" else gain   # HIGHS solves the ε = 0 program only
     small = random_layer(3, 2, 5, activation=activation, gain=gain, seed=1)
@@ -80,11 +85,10 @@ def main(argv=None) -> int:
                 except Exception as exc:  # e.g. a solver process killed for memory
                     print(f"{N}x{M}x{P} {solver:9s} failed: {exc!r}")
                     continue
-            fmt = lambda v: "   n/a" if v is None else f"{v:6.1f}"
             gap = "n/a" if r["gap"] is None else f"{r['gap']:.1e}"
             # HiGHS solves one neuron at a time: its memory grows with N·P, the others' with N·M·P
             unit, size = ("N·P", N * P) if solver == "HIGHS" else ("N·M·P", N * M * P)
-            print(f"{N}x{M}x{P} {r['solver']:9s} compile {fmt(r['compile'])} s  solve {fmt(r['backend'])} s  "
+            print(f"{N}x{M}x{P} {r['solver']:9s} compile {_seconds(r['compile'])} s  solve {_seconds(r['backend'])} s  "
                   f"total {r['total']:6.1f} s  peak +{r['increase'] / 1e6:7.0f} MB "
                   f"({r['increase'] / size:5.0f} B per {unit}; estimate {r['estimate'] / 1e6:7.0f} MB)  "
                   f"{r['status']}  ||W||_1={r['objective']:.6g}  viol={r['violation']:.1e}  gap={gap}  "

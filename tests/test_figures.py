@@ -264,7 +264,7 @@ def test_first_layer_masks_share_one_colour_map_and_legend():
     fig = pruning_figures.first_layer_figure(W1, M1, X, (4, 4), "x", "cascade, ε = 0.1")
     masks = [ax for ax in fig.axes if ax.images and ax.images[0].cmap is pruning_figures.PIXEL_CMAP]
     assert len(masks) == 2
-    for ax, unused in zip(masks, (3, 1)):
+    for ax, unused in zip(masks, (3, 1), strict=True):
         img = ax.images[0]
         assert img.get_clim() == (0, 1) and int(np.asarray(img.get_array()).sum()) == unused
         assert f"{unused} of 16 pixels unused" in ax.get_title()

@@ -8,10 +8,9 @@ import pytest
 
 from nettrim.experiments import _cli, theory
 from nettrim.experiments import phase_transition as pt
-from nettrim.experiments._stats import p50_bootstrap, probit_fit
 from nettrim.experiments.__main__ import main
+from nettrim.experiments._stats import p50_bootstrap, probit_fit
 from nettrim.experiments.runner import read_results
-
 from test_runner import kill_after
 
 COLUMNS = {"program", "N", "s", "P", "trial", "seed", "success", "rel_error", "n_active", "solve_time"}

@@ -1,9 +1,9 @@
 """The CVXPY/HiGHS reference: feasibility, optimality certificates, agreement, recovery, errors."""
 
-import nettrim
 import numpy as np
 import pytest
 
+import nettrim
 from nettrim import layer_problem, reference
 
 CONIC = ["CLARABEL", "ECOS", "SCS"]

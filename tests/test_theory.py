@@ -1,5 +1,7 @@
 """The phase-transition theory: δ(s, N) by exact-inner Monte Carlo and by ψ, σ_V, the mixture prediction."""
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import optimize, stats
@@ -56,7 +58,7 @@ def test_delta_mc_against_closed_form_at_N100(s):
 def test_delta_monotone_and_within_range():
     N = 60
     ds = [theory.delta_mc(s, N) for s in (1, 5, 10, 20, 40, 60)]
-    assert all(a < b for a, b in zip(ds, ds[1:]))
+    assert all(a < b for a, b in itertools.pairwise(ds))
     assert 0 < ds[0] and ds[-1] < N
 
 
