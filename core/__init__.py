@@ -2,6 +2,13 @@
 
 Aghasi, Abdi, Romberg, "Fast Convex Pruning of Deep Neural Networks", SIAM J. Math. Data Sci. 2020.
 
+Where the code is: this package is the repository's ``core/`` folder, installed under the name ``nettrim``
+(``pyproject.toml``, ``package-dir``); ``reference/``, ``fast/`` and ``experiments/`` become
+``nettrim.reference``, ``nettrim.fast`` and ``nettrim.experiments``. Import it as ``nettrim`` after
+``pip install -e .``, never through the folders. With that editable install, a clone kept in a folder named
+``nettrim`` shadows the package for Python started in the folder above it (an empty namespace package:
+"module 'nettrim' has no attribute ..."): start Python elsewhere or name the clone's folder differently.
+
 Subpackages
 -----------
 nettrim.reference

@@ -5,11 +5,13 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["as_float_matrix", "check_scalar"]
 
 
-def as_float_matrix(value, name: str, *, shape: tuple | None = None, allow_empty: bool = False) -> np.ndarray:
+def as_float_matrix(value: ArrayLike, name: str, *, shape: tuple | None = None,
+                    allow_empty: bool = False) -> np.ndarray:
     """Return ``value`` as a C-contiguous float64 2-D array, or raise naming ``name``.
 
     Accepts any real array-like (ints and bools are promoted); rejects complex, object and string

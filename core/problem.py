@@ -46,6 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validation import as_float_matrix, check_scalar
 
@@ -111,6 +112,20 @@ class LayerProblem:
     weights : ndarray, shape (N, M), or None
         Positive ℓ1 weights :math:`w_{ij}` of the objective :math:`\\sum w_{ij}|u_{ij}|`; None for the
         plain :math:`\\|U\\|_1` (all weights 1).
+
+    Examples
+    --------
+    One neuron, two inputs, three samples; the original weights are feasible, half of them is not:
+
+    >>> import numpy as np, nettrim
+    >>> X = np.array([[1.0, -1.0, 0.5], [0.0, 1.0, 1.0]]); W = np.array([[1.0], [0.5]])
+    >>> prob = nettrim.layer_problem(X, np.maximum(W.T @ X, 0), 0.1)
+    >>> prob.active                            # Ω = {Y > 0}
+    array([[ True, False,  True]])
+    >>> prob.violation(W), prob.objective(W)
+    (0.0, 1.5)
+    >>> round(prob.violation(W / 2), 4)        # (‖(UᵀX − Y)_Ω‖_F − ε)₊ / ‖Y‖_F = (√½ − 0.1)/√2
+    0.4293
     """
 
     X: np.ndarray
@@ -159,17 +174,17 @@ class LayerProblem:
         return m if m > 0 else 1.0
 
     # ------------------------------------------------------------------ primal quantities
-    def check_weights(self, U, name: str = "U") -> np.ndarray:
+    def check_weights(self, U: ArrayLike, name: str = "U") -> np.ndarray:
         """Validate a candidate weight matrix of shape (N, M)."""
         return as_float_matrix(U, name, shape=(self.N, self.M))
 
-    def objective(self, U) -> float:
+    def objective(self, U: ArrayLike) -> float:
         """:math:`\\|U\\|_1`, the entrywise ℓ1 norm, or :math:`\\sum_{ij} w_{ij}|u_{ij}|` with weights."""
         if self.weights is None:
             return float(np.abs(U).sum())
         return float(np.sum(self.weights * np.abs(U)))
 
-    def residuals(self, U) -> tuple[float, float]:
+    def residuals(self, U: ArrayLike) -> tuple[float, float]:
         """Absolute constraint residuals of ``U``.
 
         Returns
@@ -193,7 +208,7 @@ class LayerProblem:
             excess = 0.0
         return ball_norm, excess
 
-    def violation(self, U) -> float:
+    def violation(self, U: ArrayLike) -> float:
         """Relative constraint excess of ``U`` (0 when feasible).
 
         .. math::
@@ -211,7 +226,7 @@ class LayerProblem:
         return max(max(ball_norm - self.epsilon, 0.0) / self.y_norm, excess / self.y_max)
 
     # ------------------------------------------------------------------ dual quantities
-    def dual_objective(self, Lam) -> float:
+    def dual_objective(self, Lam: ArrayLike) -> float:
         """Dual objective :math:`-\\langle\\Lambda_\\Omega,Y_\\Omega\\rangle - \\varepsilon\\|\\Lambda_\\Omega\\|_F
         - \\langle\\Lambda_{\\Omega^c},V_{\\Omega^c}\\rangle` (meaningful only for a dual-feasible Λ)."""
         Lam = np.asarray(Lam, dtype=float)
@@ -223,7 +238,7 @@ class LayerProblem:
             value -= float(Lam[inactive] @ self.V[inactive])
         return value
 
-    def dual_scale(self, Lam) -> float:
+    def dual_scale(self, Lam: ArrayLike) -> float:
         """:math:`\\max_{ij} |(X\\Lambda^\\top)_{ij}| / w_{ij}` (:math:`\\|X\\Lambda^\\top\\|_{\\max}` without weights):
         Λ meets the dual's norm constraint iff this is ≤ 1."""
         G = np.abs(self.X @ np.asarray(Lam, dtype=float).T)
@@ -231,7 +246,7 @@ class LayerProblem:
             G /= self.weights
         return float(np.max(G)) if G.size else 0.0
 
-    def dual_infeasibility(self, Lam) -> float:
+    def dual_infeasibility(self, Lam: ArrayLike) -> float:
         """How far Λ is from dual feasibility: :math:`\\max(\\text{dual\\_scale} - 1, \\max(-\\Lambda_{\\Omega^c})_+)`
         (0 for a dual-feasible Λ)."""
         Lam = np.asarray(Lam, dtype=float)
@@ -239,7 +254,7 @@ class LayerProblem:
         sign = float(max(-np.min(Lam[inactive]), 0.0)) if inactive.any() else 0.0
         return max(self.dual_scale(Lam) - 1.0, sign, 0.0)
 
-    def project_dual(self, Lam) -> np.ndarray:
+    def project_dual(self, Lam: ArrayLike) -> np.ndarray:
         """Map any Λ (M×P) to a dual-feasible one.
 
         Clip :math:`\\Lambda_{\\Omega^c}` at 0, then divide by
@@ -254,7 +269,7 @@ class LayerProblem:
             Lam /= scale
         return Lam
 
-    def gap(self, U, Lam, *, project: bool = True) -> float:
+    def gap(self, U: ArrayLike, Lam: ArrayLike, *, project: bool = True) -> float:
         """Relative duality gap :math:`(\\|U\\|_1 - d(\\Lambda)) / \\|U\\|_1` (0 when U = 0).
 
         Λ is first made dual-feasible by :meth:`project_dual` unless ``project=False``. For a feasible U
@@ -267,7 +282,7 @@ class LayerProblem:
         L = self.project_dual(Lam) if project else np.asarray(Lam, dtype=float)
         return (p - self.dual_objective(L)) / p
 
-    def check_certificate(self, Lam, *, tol: float = CERTIFICATE_TOL) -> Certificate:
+    def check_certificate(self, Lam: ArrayLike, *, tol: float = CERTIFICATE_TOL) -> Certificate:
         r"""Check a candidate certificate of infeasibility Λ (M×P), from its definition.
 
         Λ is normalized to :math:`\|\Lambda\|_F = 1`; with :math:`\bar w = w/\min w` (1 without weights),
@@ -292,6 +307,17 @@ class LayerProblem:
         Returns
         -------
         Certificate
+
+        Examples
+        --------
+        Two samples with the same input must give outputs within ε of each other; Λ = (−1, 1) proves that
+        outputs 1 and 0 cannot both be met within ε = 0.1 (XΛᵀ = 0 and d(Λ) = 1 − 0.1·√2 > 0):
+
+        >>> import numpy as np, nettrim
+        >>> prob = nettrim.layer_problem(np.ones((1, 2)), np.array([[1.0, 0.0]]), 0.1, activation="linear")
+        >>> cert = prob.check_certificate(np.array([[-1.0, 1.0]]))
+        >>> cert.valid, cert.dual_residual, cert.lower_bound
+        (True, 0.0, inf)
         """
         tol = check_scalar(tol, "tol", low=0.0)
         Lam = as_float_matrix(Lam, "Lam", shape=(self.M, self.P))
@@ -312,7 +338,7 @@ class LayerProblem:
         valid = bool(sign <= 1e-12 and rel_value > _CERTIFICATE_VALUE_FLOOR and residual <= tol * rel_value)
         return Certificate(valid, residual, rel_value, sign, lower)
 
-    def relu_error(self, U) -> float:
+    def relu_error(self, U: ArrayLike) -> float:
         """:math:`\\|\\sigma(U^\\top X) - Y\\|_F` with σ the layer's activation (Proposition 1 bounds it by ε)."""
         Z = np.asarray(U).T @ self.X
         if self.activation == "relu":
@@ -320,7 +346,8 @@ class LayerProblem:
         return float(np.linalg.norm(Z - self.Y))
 
 
-def layer_problem(X, Y, epsilon, *, activation: str = "relu", V=None, weights=None) -> LayerProblem:
+def layer_problem(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str = "relu", V: ArrayLike | None = None,
+                  weights: ArrayLike | None = None) -> LayerProblem:
     """Validate the data of one layer and return a :class:`LayerProblem`.
 
     Parameters
@@ -346,6 +373,20 @@ def layer_problem(X, Y, epsilon, *, activation: str = "relu", V=None, weights=No
         Non-2-D, empty or non-finite arrays, mismatched P, negative ε, negative Y for relu,
         V with the wrong shape or given for a linear layer, an unknown activation, weights of the
         wrong shape or not > 0.
+
+    Examples
+    --------
+    >>> import numpy as np, nettrim
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((5, 20)); W = rng.standard_normal((5, 3))
+    >>> Y = np.maximum(W.T @ X, 0)
+    >>> prob = nettrim.layer_problem(X, Y, 0.05 * np.linalg.norm(Y))      # relative ε made absolute
+    >>> prob.N, prob.M, prob.P, prob.violation(W)
+    (5, 3, 20, 0.0)
+    >>> nettrim.layer_problem(X, -Y - 1, 0.1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: Y must be >= 0 for a ReLU layer (it is a ReLU response); its smallest entry is ...
     """
     if not isinstance(activation, str):
         raise TypeError(f"activation must be a string, one of {ACTIVATIONS}, got {type(activation).__name__}")

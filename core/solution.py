@@ -62,6 +62,15 @@ class Solution:
         The dual-feasible multiplier Λ behind ``gap``.
     info : dict
         Solver-specific extras (message, residual history, set-up time, ...).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nettrim import reference
+    >>> X = np.array([[1.0, 0.4, -0.6], [0.2, 1.0, 0.8]]); Y = np.maximum(np.array([[1.0, 0.35]]) @ X, 0)
+    >>> sol = reference.solve(X, Y, 0.0, solver="HIGHS")
+    >>> sol.optimal, sol.nnz, sol.W.shape
+    (True, 2, (2, 1))
     """
 
     W: np.ndarray

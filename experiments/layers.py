@@ -58,6 +58,21 @@ def random_layer(N: int, M: int, P: int, *, activation: str = "relu", gain: floa
         > 0 draws a nonzero V on the inactive set (relu only), the original weights staying feasible.
     seed : int or sequence of int
         Seed of ``numpy.random.default_rng``: the same seed gives the same layer.
+
+    Returns
+    -------
+    LayerData
+        ``(X, Y, epsilon, V, W0)``; ``W0`` is feasible for the program.
+
+    Examples
+    --------
+    >>> import numpy as np, nettrim
+    >>> from nettrim.experiments.layers import random_layer
+    >>> data = random_layer(20, 5, 100, gain=0.1, seed=0)
+    >>> data.X.shape, data.Y.shape, round(float(data.epsilon / np.linalg.norm(data.Y)), 6)
+    ((20, 100), (5, 100), 0.1)
+    >>> nettrim.layer_problem(data.X, data.Y, data.epsilon, V=data.V).violation(data.W0)
+    0.0
     """
     if activation not in ("relu", "linear"):
         raise ValueError(f"activation must be 'relu' or 'linear', got {activation!r}")

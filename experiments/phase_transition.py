@@ -1,4 +1,5 @@
-r"""``phase-transition``: exact recovery of one sparse ReLU neuron from P samples (NETTRIM.md §4).
+r"""``phase-transition``: exact recovery of one sparse ReLU neuron from P samples
+(the reduction and the theory: docs/tutorial.md §4).
 
 Instance (seeded by (seed, N, s, P, trial)): x_p ~ N(0, I_N) for p = 1..P (the columns of X), w* with
 N(0, 1) entries on a uniformly random support of size s, y = relu(Xᵀw*), Ω = {p : y_p > 0}. Three
@@ -34,7 +35,8 @@ from .runner import Cell, run_cells
 HELP = "sample-complexity phase transitions of one sparse ReLU neuron (Net-Trim vs basis pursuit)"
 
 PROGRAMS = ("nettrim", "bp", "bp_active")
-#: success threshold on ‖ŵ − w*‖/‖w*‖ for exact LP solutions (NETTRIM.md §4)
+#: success threshold on ‖ŵ − w*‖/‖w*‖ for exact LP solutions: a recovered w* comes back to round-off, while a
+#: 1e-3 test would also count near-misses that miss the tiny coefficients of w*
 EXACT_TOL = 1e-6
 #: success threshold for ADMM solutions: well above their ~1e-5 accuracy at eps_abs = eps_rel = 1e-7 and
 #: well below the error of a wrong support (a failed recovery has relative error ≳ 1e-2 here)
@@ -123,8 +125,8 @@ def run_cell(N: int, s: int, P: int, trials: tuple[int, int], base_seed: int, pr
 def default_grids(N: int, quick: bool) -> tuple[list[int], list[int]]:
     """Default s and P grids for one N: 20 values of s up to 0.4 N, 50 values of P up to 2 N.
 
-    At N = 100 that is the issue's grid ``--s 2:40:2 --P 4:200:4``; other N scale it (N = 50: s = 1..20,
-    P = 2:100:2; N = 200: s = 4:80:4, P = 8:400:8). The quick grid keeps 7 values of s and 25 of P.
+    At N = 100 that is the grid of the committed figures, ``--s 2:40:2 --P 4:200:4``; other N scale it
+    (N = 50: s = 1..20, P = 2:100:2; N = 200: s = 4:80:4, P = 8:400:8). The quick grid keeps 7 values of s and 25 of P.
     """
     s_step = max(1, round(N / 50))
     p_step = max(1, round(N / 25))

@@ -1,4 +1,4 @@
-r"""Theory of the ε = 0 phase transition for one ReLU neuron (NETTRIM.md §4).
+r"""Theory of the ε = 0 phase transition for one ReLU neuron (derived in docs/tutorial.md §4).
 
 Setting: x_p ~ N(0, I_N) for p = 1..P, an s-sparse w* and y_p = relu(x_pᵀ w*). Let D be the descent
 cone of ‖·‖₁ at w*. Three programs are compared on the same instance:
@@ -137,6 +137,13 @@ def delta_mc(s, N, *, draws: int = DEFAULT_DRAWS, seed: int = 0, return_se: bool
     -------
     float, or (float, float) with ``return_se``
         δ and the standard error of the Monte Carlo mean.
+
+    Examples
+    --------
+    >>> from nettrim.experiments import theory
+    >>> d = theory.delta_mc(10, 100)
+    >>> 30 < d < theory.delta_psi(10, 100) < 34    # Nψ(s/N) is a close upper bound
+    True
     """
     s, N = _check_sN(s, N)
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 2:
@@ -161,6 +168,12 @@ def psi(rho: float) -> float:
 
     The stationarity condition is ρτ = 2(1 − ρ)(φ(τ) − τQ(τ)); its left side grows and its right side
     decreases in τ, so the root is unique and bracketed by [0, τ_max].
+
+    Examples
+    --------
+    >>> from nettrim.experiments import theory
+    >>> round(theory.psi(0.1), 4), theory.psi(1.0)
+    (0.3288, 1.0)
     """
     rho = float(rho)
     if not 0.0 < rho <= 1.0:
@@ -180,7 +193,14 @@ def psi(rho: float) -> float:
 
 
 def delta_psi(s, N) -> float:
-    """The closed-form approximation δ(s, N) ≈ N ψ(s/N) (an upper bound on δ)."""
+    """The closed-form approximation δ(s, N) ≈ N ψ(s/N) (an upper bound on δ).
+
+    Examples
+    --------
+    >>> from nettrim.experiments import theory
+    >>> round(theory.delta_psi(10, 100), 2)
+    32.88
+    """
     s, N = _check_sN(s, N)
     return N * psi(s / N)
 
@@ -244,7 +264,15 @@ class TheoryPoint(dict):
 
 
 def theory(s, N, *, draws: int = DEFAULT_DRAWS, seed: int = 0) -> TheoryPoint:
-    """All predictions for one (s, N) in a dict (cheap after the first call: Monte Carlo is cached)."""
+    """All predictions for one (s, N) in a dict (cheap after the first call: Monte Carlo is cached).
+
+    Examples
+    --------
+    >>> from nettrim.experiments import theory
+    >>> t = theory.theory(10, 100)
+    >>> round(t["p50_nettrim"] / t["p50_bp"], 1)   # Net-Trim needs about twice the samples: P_50 ≈ 2δ
+    2.0
+    """
     d, se = delta_mc(s, N, draws=draws, seed=seed, return_se=True)
     sig = sigma_v(s, N, draws=draws, seed=seed)
     return TheoryPoint(s=int(s), N=int(N), delta_mc=d, delta_mc_se=se, delta_psi=delta_psi(s, N), sigma_v=sig,

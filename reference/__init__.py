@@ -26,6 +26,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from nettrim._validation import check_scalar
 from nettrim.problem import layer_problem
@@ -53,7 +54,8 @@ __all__ = [
 SOLVERS = ("CLARABEL", "ECOS", "SCS", "HIGHS")
 
 
-def problem(X, Y, epsilon, *, activation="relu", V=None, weights=None):
+def problem(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str = "relu", V: ArrayLike | None = None,
+            weights: ArrayLike | None = None):
     """Return ``(cvxpy.Problem, U)``: the layer program stated in CVXPY and its N×M variable.
 
     Parameters are those of :func:`nettrim.layer_problem` (validated the same way). The statement is in
@@ -73,7 +75,8 @@ def problem(X, Y, epsilon, *, activation="relu", V=None, weights=None):
     return cvx.problem, cvx.U
 
 
-def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, solver="CLARABEL", zero_scale=None,
+def solve(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str = "relu", V: ArrayLike | None = None,
+          weights: ArrayLike | None = None, solver: str = "CLARABEL", zero_scale: float | None = None,
           max_memory=MAX_MEMORY, **solver_options) -> Solution:
     r"""Solve one Net-Trim layer program exactly.
 

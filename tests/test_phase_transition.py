@@ -132,7 +132,7 @@ def test_small_sweep_succeeds_far_above_two_delta_and_fails_far_below_delta(tmp_
 
 
 def test_nettrim_and_bp_active_agree_on_every_trial_near_the_transition(tmp_path):
-    # NETTRIM.md §4: Net-Trim (ε = 0) recovers w* iff basis pursuit on the active samples does
+    # docs/tutorial.md §4: Net-Trim (ε = 0) recovers w* iff basis pursuit on the active samples does
     N, s = 30, 3
     d = theory.delta_mc(s, N)
     P = f"{int(2 * d) - 4}:{int(2 * d) + 4}:2"

@@ -23,18 +23,18 @@ def relu_layer(seed=0, N=12, M=4, P=30, bias=False):
 def test_original_weights_are_feasible_for_every_epsilon():
     X, W, Y = relu_layer(bias=True)
     for eps in (0.0, 1e-3, 1.0):
-        lp = layer_problem(X, Y, eps)
-        assert lp.violation(W) <= 1e-12
-        ball, excess = lp.residuals(W)
+        prob = layer_problem(X, Y, eps)
+        assert prob.violation(W) <= 1e-12
+        ball, excess = prob.residuals(W)
         assert ball <= 1e-10 and excess == 0.0
 
 
 def test_violation_of_zero_weights_is_the_relative_output_norm():
     X, W, Y = relu_layer()
     eps = 0.25 * np.linalg.norm(Y)
-    lp = layer_problem(X, Y, eps)
+    prob = layer_problem(X, Y, eps)
     # U = 0: the ball residual is ||Y_Ω|| = ||Y||, the inactive excess is max(0 - 0)_+ = 0
-    assert lp.violation(np.zeros_like(W)) == pytest.approx(0.75, rel=1e-12)
+    assert prob.violation(np.zeros_like(W)) == pytest.approx(0.75, rel=1e-12)
     lin = layer_problem(X, W.T @ X, eps, activation="linear")
     expected = (np.linalg.norm(W.T @ X) - eps) / np.linalg.norm(W.T @ X)
     assert lin.violation(np.zeros_like(W)) == pytest.approx(expected, rel=1e-12)
@@ -42,13 +42,13 @@ def test_violation_of_zero_weights_is_the_relative_output_norm():
 
 def test_inactive_excess_is_measured_against_max_abs_y():
     X, W, Y = relu_layer()
-    lp = layer_problem(X, Y, 0.0)
+    prob = layer_problem(X, Y, 0.0)
     # Flip the sign of every weight: the former inactive entries become positive responses.
     Z = (-W).T @ X
     inactive = Y <= 0
     expected_excess = np.max(Z[inactive]) / np.max(Y)
-    assert lp.violation(-W) >= expected_excess - 1e-12
-    assert lp.residuals(-W)[1] == pytest.approx(np.max(Z[inactive]))
+    assert prob.violation(-W) >= expected_excess - 1e-12
+    assert prob.residuals(-W)[1] == pytest.approx(np.max(Z[inactive]))
 
 
 def test_shrunk_weights_are_feasible_with_the_closed_form_relu_error():
@@ -56,12 +56,12 @@ def test_shrunk_weights_are_feasible_with_the_closed_form_relu_error():
     # t·||Y|| <= ε, and then relu(UᵀX) - Y = -t·Y exactly (Proposition 1 holds with equality at t = ε/||Y||).
     X, W, Y = relu_layer(seed=3)
     eps = 0.1 * np.linalg.norm(Y)
-    lp = layer_problem(X, Y, eps)
+    prob = layer_problem(X, Y, eps)
     for t, feasible in ((0.05, True), (0.1, True), (0.2, False)):
         U = (1 - t) * W
-        assert (lp.violation(U) <= 1e-12) == feasible
-        assert lp.relu_error(U) == pytest.approx(t * np.linalg.norm(Y), rel=1e-10)
-    assert lp.violation(0.8 * W) == pytest.approx(0.1, rel=1e-10)
+        assert (prob.violation(U) <= 1e-12) == feasible
+        assert prob.relu_error(U) == pytest.approx(t * np.linalg.norm(Y), rel=1e-10)
+    assert prob.violation(0.8 * W) == pytest.approx(0.1, rel=1e-10)
 
 
 # ---------------------------------------------------------------- weak duality: the certificate is sound
@@ -73,19 +73,19 @@ def test_projected_dual_is_feasible_and_lower_bounds_every_feasible_objective(se
     X, W, Y = relu_layer(seed=seed, N=8, M=3, P=20, bias=True)
     if activation == "linear":
         Y = W.T @ X
-    lp = layer_problem(X, Y, gain * np.linalg.norm(Y), activation=activation)
-    Lam = lp.project_dual(scale * np.random.default_rng(seed).standard_normal(Y.shape))
+    prob = layer_problem(X, Y, gain * np.linalg.norm(Y), activation=activation)
+    Lam = prob.project_dual(scale * np.random.default_rng(seed).standard_normal(Y.shape))
     assert np.max(np.abs(X @ Lam.T)) <= 1 + 1e-12
-    assert np.all(Lam[lp.inactive] >= 0)
+    assert np.all(Lam[prob.inactive] >= 0)
     # W is feasible, so d(Λ) <= ||W||_1 (weak duality) and the gap of W is >= 0.
-    assert lp.dual_objective(Lam) <= lp.objective(W) * (1 + 1e-12) + 1e-12
-    assert lp.gap(W, Lam) >= -1e-12
+    assert prob.dual_objective(Lam) <= prob.objective(W) * (1 + 1e-12) + 1e-12
+    assert prob.gap(W, Lam) >= -1e-12
 
 
 def test_gap_is_zero_for_zero_weights():
     X, W, Y = relu_layer()
-    lp = layer_problem(X, Y, 2 * np.linalg.norm(Y))
-    assert lp.gap(np.zeros_like(W), np.ones_like(Y)) == 0.0
+    prob = layer_problem(X, Y, 2 * np.linalg.norm(Y))
+    assert prob.gap(np.zeros_like(W), np.ones_like(Y)) == 0.0
 
 
 # ---------------------------------------------------------------- validation names the argument
@@ -137,16 +137,16 @@ def test_any_sample_count_mismatch_is_a_value_error(n, m, p, q):
 def test_validation_accepts_integer_arrays_and_keeps_caller_arrays_writable():
     X = np.arange(12).reshape(3, 4).astype(np.float64)
     Y = np.ones((2, 4), dtype=int)
-    lp = layer_problem(X, Y, 0)
-    assert lp.X.dtype == np.float64 and lp.Y.dtype == np.float64
-    assert X.flags.writeable and not lp.X.flags.writeable
+    prob = layer_problem(X, Y, 0)
+    assert prob.X.dtype == np.float64 and prob.Y.dtype == np.float64
+    assert X.flags.writeable and not prob.X.flags.writeable
 
 
 def test_check_weights_names_the_argument():
     X, W, Y = GOOD
-    lp = layer_problem(X, Y, 0.0)
+    prob = layer_problem(X, Y, 0.0)
     with pytest.raises(ValueError, match="warm_start"):
-        lp.check_weights(np.ones((4, 2)), "warm_start")
+        prob.check_weights(np.ones((4, 2)), "warm_start")
 
 
 def test_solution_reports_sparsity():
@@ -235,3 +235,13 @@ def test_violation_counts_the_inactive_set_alone():
     prob = layer_problem(X, Y, 0.0, V=V)
     assert prob.residuals(W) == pytest.approx((0.0, 1.0), abs=1e-10)
     assert prob.violation(W) == pytest.approx(1.0 / np.max(Y), rel=1e-10)
+
+
+@pytest.mark.parametrize("module", ["nettrim.problem", "nettrim.solution", "nettrim.reference",
+                                    "nettrim.experiments.layers", "nettrim.experiments.theory"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

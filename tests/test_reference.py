@@ -92,7 +92,8 @@ def test_linear_layer_with_epsilon_at_least_norm_y_gives_zero():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_epsilon_zero_recovers_a_sparse_neuron_well_above_the_phase_transition(seed):
-    # N = 100, s = 5: δ(5, 100) ≈ 20.4 (closed form, NETTRIM.md §4), so P = 150 ≈ 3.7·(2δ) is well above.
+    # N = 100, s = 5: δ(5, 100) ≈ 20.4 (closed form Nψ(s/N), experiments/theory.py),
+    # so P = 150 ≈ 3.7·(2δ) is well above.
     X, w, Y = sparse_neuron(seed)
     sol = reference.solve(X, Y, 0.0, solver="HIGHS")
     assert sol.status == "optimal"

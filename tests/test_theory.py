@@ -50,7 +50,7 @@ def test_delta_mc_against_closed_form_at_N100(s):
     N = 100
     d, se = theory.delta_mc(s, N, return_se=True)
     d_psi = theory.delta_psi(s, N)
-    assert abs(d - d_psi) < 1.0                            # the acceptance: within 1 at N = 100
+    assert abs(d - d_psi) < 1.0                            # the closed form is an approximation: within 1 at N = 100
     assert d <= d_psi + 4 * se                             # Nψ(s/N) is an upper bound (ALMT Prop. 4.5)
     assert d >= d_psi - 2 * np.sqrt(N / s) - 4 * se        # ... and the lower bound of the same proposition
 
@@ -123,7 +123,7 @@ def test_probit_of_the_skewed_mixture_sits_above_two_delta():
 def test_theory_point_widths():
     t = theory.theory(10, 100)
     assert t["width_nettrim"] == pytest.approx(2 * np.sqrt(t["sigma_v"] ** 2 + t["delta_mc"] / 2))
-    assert 2.0 < t["width_nettrim"] / t["width_bp"] < 3.5   # "2.5–3× wider" (NETTRIM.md §4)
+    assert 2.0 < t["width_nettrim"] / t["width_bp"] < 3.5   # 2.5–3× wider than basis pursuit's at s = 10
 
 
 @pytest.mark.parametrize("s,N,err", [(0, 10, ValueError), (11, 10, ValueError), (2.0, 10, TypeError),
