@@ -4,6 +4,7 @@ Run this file as a script from the repository root to regenerate the tutorial's 
 ``python tests/test_tutorial.py``.
 """
 
+import itertools
 import os
 import re
 import sys
@@ -26,9 +27,11 @@ def run_tutorial(workdir: Path) -> dict:
     old = Path.cwd()
     os.chdir(workdir)
     try:
-        # one BLAS thread: on these 2-core machines a second one made the solvers several times slower
-        with threadpool_limits(limits=1):
-            for i, code in enumerate(blocks(), 1):
+        for i, code in enumerate(blocks(), 1):
+            # One BLAS thread: on 2 busy cores a second one made the solvers several times slower. The limit
+            # is set again for every block because threadpoolctl only reaches the libraries already loaded,
+            # and the blocks load more (scipy's and scikit-learn's own BLAS and OpenMP runtimes).
+            with threadpool_limits(limits=1):
                 try:
                     exec(compile(code, f"{TUTORIAL.name}[block {i}]", "exec"), namespace)
                 except Exception as exc:
@@ -75,6 +78,13 @@ def test_tutorial_blocks_run(tmp_path):
     # every image the tutorial shows is one its code writes
     shown = set(re.findall(r"\(\.\./figures/(tutorial_[\w.-]+\.png)\)", TUTORIAL.read_text()))
     assert shown <= set(figures), shown - set(figures)
+    # written by the project's one figure writer (experiments/_output.save_figure): a PDF beside each PNG
+    assert all((tmp_path / "figures" / name).with_suffix(".pdf").exists() for name in figures)
+    # "Which ε for my budget?": the density search hit its target, on the curve of the sweep
+    budget, sweep = ns["budget"], ns["sweep"]
+    assert budget.search.target == 0.2 and abs(budget.kept - 0.2) <= budget.search.tol
+    kept = [k for _, k in sorted((eps, k) for eps, k, _, _ in sweep)]
+    assert all(a > b for a, b in itertools.pairwise(kept)), "the kept fraction falls as ε grows"
     assert ns["sol"].optimal
 
 
