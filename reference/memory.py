@@ -54,7 +54,13 @@ _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 
 
 def parse_bytes(value, name: str = "max_memory") -> float | None:
     """A memory size in bytes from a number or a string such as ``"8GB"``, ``"512 MiB"``; None stays None
-    (no limit). GB/MB/kB are powers of 10, GiB/MiB/KiB powers of 2."""
+    (no limit). GB/MB/kB are powers of 10, GiB/MiB/KiB powers of 2.
+
+    Examples
+    --------
+    >>> parse_bytes("8GB"), parse_bytes("512 MiB"), parse_bytes(None)
+    (8000000000.0, 536870912.0, None)
+    """
     if value is None:
         return None
     if isinstance(value, bool):
@@ -78,7 +84,13 @@ def parse_bytes(value, name: str = "max_memory") -> float | None:
 
 def estimate_memory(N: int, M: int, P: int, solver: str) -> float:
     """Estimated peak memory (bytes) of the reference with ``solver`` on an N×M layer with P samples,
-    beyond the data themselves (the measured constants above)."""
+    beyond the data themselves (the measured constants above).
+
+    Examples
+    --------
+    >>> estimate_memory(784, 300, 5000, "CLARABEL") > estimate_memory(784, 300, 5000, "HIGHS")   # N·M·P vs N·P
+    True
+    """
     if solver == "HIGHS":
         return _BASE_BYTES + _HIGHS_BYTES_PER_NP * N * P + _HIGHS_BYTES_PER_MP * M * P
     return _BASE_BYTES + _BYTES_PER_NMP[solver] * float(N) * M * P
@@ -93,7 +105,15 @@ def _fmt(size: float) -> str:
 
 def check_memory(N: int, M: int, P: int, solver: str, max_memory) -> float:
     """Raise :class:`ReferenceTooLarge` when the estimate exceeds ``max_memory`` (bytes, a string such as
-    "8GB", or None for no limit); return the estimate."""
+    "8GB", or None for no limit); return the estimate.
+
+    Examples
+    --------
+    >>> check_memory(784, 300, 5000, "CLARABEL", "1GB")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    nettrim.reference.memory.ReferenceTooLarge: the reference with CLARABEL would need about ...
+    """
     limit = parse_bytes(max_memory)
     estimate = estimate_memory(N, M, P, solver)
     if limit is not None and estimate > limit:

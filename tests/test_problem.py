@@ -238,7 +238,8 @@ def test_violation_counts_the_inactive_set_alone():
 
 
 @pytest.mark.parametrize("module", ["nettrim.problem", "nettrim.solution", "nettrim.reference",
-                                    "nettrim.experiments.layers", "nettrim.experiments.theory"])
+                                    "nettrim.reference.memory", "nettrim.experiments.layers",
+                                    "nettrim.experiments.theory"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib
