@@ -122,7 +122,9 @@ SLOW_SCRIPT = textwrap.dedent("""
 
 
 def _complete_cells(path: Path) -> int:
-    return read_results(path)["cell"].nunique() if path.exists() else 0
+    # a file just created (empty, or a header still being written) reads as a frame without columns
+    df = read_results(path)
+    return df["cell"].nunique() if "cell" in df.columns else 0
 
 
 def kill_after(cmd, out: Path, min_cells: int, timeout: float = 120.0, cwd=None) -> int:
