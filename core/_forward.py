@@ -111,7 +111,7 @@ def forward(weights, biases, X: ArrayLike, *, last_activation: str = "linear", r
     last_activation = check_choice(last_activation, "last_activation", LAST_ACTIVATIONS)
     H = check_data(X, Ws[0].shape[0])
     signals = [H]
-    for i, (W, act) in enumerate(zip(Ws, activations(len(Ws), last_activation))):
+    for i, (W, act) in enumerate(zip(Ws, activations(len(Ws), last_activation), strict=False)):
         H = H @ W
         if bs is not None:
             H = H + bs[i]

@@ -259,7 +259,7 @@ def _map(fn, tasks, cfg, progress=False):
     else:
         results = (fn(t) for t in tasks)
     out = []
-    for task, res in zip(tasks, results):
+    for task, res in zip(tasks, results, strict=False):
         if progress:
             _progress(res, task[0], cfg, task[-1])
         out.append(res)

@@ -45,7 +45,7 @@ def magnitude_prune(weights, nnz_per_layer) -> list[np.ndarray]:
     if len(nnz_per_layer) != len(weights):
         raise ValueError(f"nnz_per_layer has {len(nnz_per_layer)} entries but weights has {len(weights)} layers")
     out = []
-    for i, (W, k) in enumerate(zip(weights, nnz_per_layer)):
+    for i, (W, k) in enumerate(zip(weights, nnz_per_layer, strict=False)):
         W = as_float_matrix(W, f"weights[{i}]")
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
             raise TypeError(f"nnz_per_layer[{i}] must be an integer, got {type(k).__name__}")

@@ -32,8 +32,18 @@ from numpy.typing import ArrayLike
 
 from ._density import DENSITY_TOL, DensitySearch, Trial, search_epsilon
 from ._forward import LAST_ACTIVATIONS, check_choice, check_data, check_network, forward, link_normalize
-from ._layer import (REWEIGHT_DELTA, SOLVERS, LayerResult, cascade_program, check_flag, check_reweight, check_verbose,
-                     prune_layer, refit_layer, resolve_options)
+from ._layer import (
+    REWEIGHT_DELTA,
+    SOLVERS,
+    LayerResult,
+    cascade_program,
+    check_flag,
+    check_reweight,
+    check_verbose,
+    prune_layer,
+    refit_layer,
+    resolve_options,
+)
 from ._result import REPORT_COLUMNS, PrunedNetwork, build_report
 from ._schemes import Config, prepare, run_scheme, search_common, search_per_layer
 from ._validation import check_scalar
@@ -186,8 +196,8 @@ def prune_network(weights, biases, X: ArrayLike, *, epsilon=None, density=None, 
             layers, search = search_per_layer(net, densities, cfg, start=DEFAULT_EPSILON)
     _warn(layers, search, cfg)
 
-    new_W = [r.W[: W.shape[0]].copy() for r, W in zip(layers, Ws)]
-    new_b = [r.W[W.shape[0]].copy() for r, W in zip(layers, Ws)] if bs is not None else None
+    new_W = [r.W[: W.shape[0]].copy() for r, W in zip(layers, Ws, strict=False)]
+    new_b = [r.W[W.shape[0]].copy() for r, W in zip(layers, Ws, strict=False)] if bs is not None else None
     pruned = forward(new_W, new_b, X, last_activation=last_activation, return_all=True)
     report = build_report([r.row for r in layers], net.signals, pruned)
     if densities is None:

@@ -120,7 +120,7 @@ def markdown_table(df: pd.DataFrame, floatfmt: str = ".4g", *,
 
     lines = ["| " + " | ".join(map(str, cols)) + " |",
              "|" + "|".join("---:" if a == "right" else "---" for a in align) + "|"]
-    lines += ["| " + " | ".join(cell(c, v) for c, v in zip(cols, row)) + " |"
+    lines += ["| " + " | ".join(cell(c, v) for c, v in zip(cols, row, strict=False)) + " |"
               for row in df.itertuples(index=False, name=None)]
     return "\n".join(lines) + "\n"
 

@@ -63,7 +63,7 @@ def _stratified_split(y: np.ndarray, n_test: int, seed: int):
     take = np.floor(share).astype(int)
     take[np.argsort(-(share - take), kind="stable")[: n_test - take.sum()]] += 1
     test = []
-    for c, k in zip(classes, take):
+    for c, k in zip(classes, take, strict=False):
         idx = np.flatnonzero(y == c)
         test.append(rng.permutation(idx)[:k])
     test = np.sort(np.concatenate(test))

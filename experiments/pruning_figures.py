@@ -124,7 +124,7 @@ def label_points(ax, x, y, texts, *, color="black", fontsize=7, obstacles=None, 
         # a line is an obstacle through points every ~2 px along each segment (boxes of its width)
         q = ax.transData.transform(np.asarray(line, float).reshape(-1, 2))
         q = q[np.all(np.isfinite(q), axis=1)]
-        for a, b in zip(q[:-1], q[1:]):
+        for a, b in zip(q[:-1], q[1:], strict=False):
             n = max(2, int(np.hypot(*(b - a)) / 2))
             for px, py in a + np.linspace(0, 1, n)[:, None] * (b - a):
                 obs_boxes.append((px - 1, py - 1, px + 1, py + 1))
@@ -139,7 +139,7 @@ def label_points(ax, x, y, texts, *, color="black", fontsize=7, obstacles=None, 
         return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
 
     placed, boxes = [], []
-    for (px, py), text in zip(pts, texts):
+    for (px, py), text in zip(pts, texts, strict=False):
         if not (np.isfinite(px) and np.isfinite(py)):
             continue
         best = None
@@ -281,7 +281,7 @@ def accuracy_figure(table: pd.DataFrame, name: str):
     # one legend for the figure: the methods (by their style in the first mode) and the reference lines
     handles, labels = [], []
     for ax in axes.ravel():
-        for h, lab in zip(*ax.get_legend_handles_labels()):
+        for h, lab in zip(*ax.get_legend_handles_labels(), strict=False):
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
@@ -303,7 +303,7 @@ def layers_figure(df: pd.DataFrame, name: str):
     layers = sorted(lay["layer"].unique())
     fig, axes = plt.subplots(1, len(layers) + 1, figsize=(3.2 * (len(layers) + 1), 3.6), sharey=True,
                              layout="constrained")
-    for ax, ell in zip(axes, [*layers, "all"]):
+    for ax, ell in zip(axes, [*layers, "all"], strict=False):
         for mode in ("parallel", "cascade"):
             g = lay[lay["mode"] == mode]
             g = g[g["layer"] == ell] if ell != "all" else g.drop_duplicates("eps")
@@ -399,7 +399,7 @@ def consistency_figure(cdf: pd.DataFrame, name: str):
         scale = {ell: g["y_norm"].median() / y1 for ell, g in cdf.groupby("layer")}
     for j, mode in enumerate(modes):
         g = cdf[cdf["mode"] == mode]
-        for ell, mk in zip(sorted(g["layer"].unique()), "os^Dv<>p"):
+        for ell, mk in zip(sorted(g["layer"].unique()), "os^Dv<>p", strict=False):
             h = g[g["layer"] == ell].sort_values("eps")
             sup = str(int(ell)).translate(_SUPERSCRIPT)
             lab = f"layer {ell}"

@@ -17,7 +17,7 @@ TOL = 1e-6
 def random_net(seed=0, sizes=(6, 12, 8, 3), P=60, bias=True):
     """A random ReLU network (He-scaled, so hidden layers have a healthy mix of active/inactive units)."""
     rng = np.random.default_rng(seed)
-    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
     bs = [0.1 * rng.standard_normal(b) for b in sizes[1:]] if bias else None
     X = rng.standard_normal((P, sizes[0]))
     return Ws, bs, X
@@ -67,7 +67,7 @@ def test_parallel_proposition_1_per_layer(bias):
 def test_link_normalize_preserves_the_function_up_to_scale():
     Ws, bs, X = random_net(2)
     W2, b2, s = link_normalize(Ws, bs)
-    for W, b in zip(W2, b2):
+    for W, b in zip(W2, b2, strict=False):
         assert np.abs(W).sum() + np.abs(b).sum() == pytest.approx(1.0, rel=1e-12)
     np.testing.assert_allclose(forward(W2, b2, X), s * forward(Ws, bs, X), rtol=1e-10, atol=1e-14)
     Y, Y2 = forward(Ws, bs, X, return_all=True), forward(W2, b2, X, return_all=True)
@@ -159,7 +159,7 @@ def test_parallel_jobs_give_the_same_answer():
     a = prune_network(Ws, bs, X, epsilon=0.1, jobs=1, **opts)
     b = prune_network(Ws, bs, X, epsilon=0.1, jobs=2, **opts)
     assert (b.report["status"] == "optimal").all()
-    for Wa, Wb, ba, bb in zip(a.weights, b.weights, a.biases, b.biases):
+    for Wa, Wb, ba, bb in zip(a.weights, b.weights, a.biases, b.biases, strict=False):
         scale = np.abs(Wa).max()
         np.testing.assert_allclose(Wb, Wa, rtol=0, atol=1e-5 * scale)
         np.testing.assert_allclose(bb, ba, rtol=0, atol=1e-5 * scale)
@@ -181,7 +181,8 @@ def test_fast_solver_path_and_non_optimal_warning():
     ref = prune_network(Ws, bs, X, epsilon=0.1, solver="reference")
     net = prune_network(Ws, bs, X, epsilon=0.1, solver="fast", eps_abs=1e-8, eps_rel=1e-7, max_iter=50000)
     assert (net.report["status"] == "optimal").all()
-    for Wf, Wr, bf, br in zip(net.weights, ref.weights, net.biases, ref.biases):  # same optimum, same ℓ1 norm
+    # same optimum, same ℓ1 norm
+    for Wf, Wr, bf, br in zip(net.weights, ref.weights, net.biases, ref.biases, strict=True):
         assert np.abs(augmented(Wf, bf)).sum() == pytest.approx(np.abs(augmented(Wr, br)).sum(), rel=1e-4)
     with pytest.warns(UserWarning, match="status"):
         prune_network(Ws, bs, X, epsilon=0.1, solver="fast", max_iter=1)
@@ -191,7 +192,7 @@ def test_magnitude_prune_keeps_the_largest_entries():
     Ws, _, _ = random_net(10)
     k = [5, 17, 0]
     out = magnitude_prune(Ws, k)
-    for W, P, kk in zip(Ws, out, k):
+    for W, P, kk in zip(Ws, out, k, strict=False):
         assert np.count_nonzero(P) == kk
         kept = np.abs(W[P != 0])
         dropped = np.abs(W[P == 0])

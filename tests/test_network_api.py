@@ -8,7 +8,6 @@ import pytest
 
 import nettrim
 from nettrim.network import PrunedNetwork, forward, prune_network
-
 from test_network import random_net
 
 
@@ -59,7 +58,7 @@ def test_round_trip_reproduces_the_estimator_score(n_classes, tmp_path):
     path = net.save(tmp_path / "pruned")
     assert path.suffix == ".npz"
     back = PrunedNetwork.load(path)
-    for a, b in zip(back.weights + back.biases, net.weights + net.biases):
+    for a, b in zip(back.weights + back.biases, net.weights + net.biases, strict=False):
         np.testing.assert_array_equal(a, b)
     assert list(back.report.columns) == list(net.report.columns)
     for col in net.report.columns:
@@ -180,7 +179,7 @@ def test_blas_threads_and_workers_give_the_same_network():
     Ws, bs, X = random_net(35)
     a = prune_network(Ws, bs, X, epsilon=0.1, blas_threads=1)
     b = prune_network(Ws, bs, X, epsilon=0.1, jobs=2)
-    for Wa, Wb in zip(a.weights, b.weights):
+    for Wa, Wb in zip(a.weights, b.weights, strict=False):
         np.testing.assert_allclose(Wa, Wb, atol=1e-9 * np.abs(Wa).max())
 
 

@@ -9,7 +9,6 @@ import pytest
 from nettrim import layer_problem
 from nettrim.experiments.layers import random_layer
 from nettrim.network import DENSITY_TOL, prune_layer, prune_network, search_epsilon
-
 from test_network import random_net
 
 

@@ -6,12 +6,10 @@ import cvxpy as cp
 import numpy as np
 import pytest
 
-from nettrim import layer_problem
-from nettrim import reference
+from nettrim import layer_problem, reference
 from nettrim._refit import EXCESS_TOL, refit_support
 from nettrim.experiments.layers import random_layer
 from nettrim.network import forward, link_normalize, prune_layer, prune_network
-
 from test_network import TOL, augmented, random_net
 
 
