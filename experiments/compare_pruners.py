@@ -3,11 +3,13 @@ r"""``python -m nettrim.experiments compare-pruners``: Net-Trim against the mode
 On the MLPs of ``prune-digits`` (64-128-64-10) and ``prune-mnist`` (784-300-100-10, MNIST-5k), without any
 fine-tuning unless stated, every method prunes the whole network at the same budget:
 
-* **matched points**: Net-Trim runs once per configuration of :data:`NETTRIM_CONFIGS` (keyword dicts of
-  :func:`nettrim.prune_network`, its default solver options), and every peer is given Net-Trim's
-  per-layer non-zero counts;
-* **uniform points**: every layer keeps the same fraction 1 − s, s in :data:`SPARSITIES` (Net-Trim joins
-  once :data:`UNIFORM_NETTRIM` is set, which needs ``prune_network(..., density=...)``).
+* **matched points**: Net-Trim runs once per configuration of the dataset's list (:data:`NETTRIM_CONFIGS`
+  on digits, fewer on MNIST: :data:`MNIST_EPS_GRID`; keyword dicts of :func:`nettrim.prune_network`, its
+  default solver options), and every peer is given Net-Trim's per-layer non-zero counts;
+* **uniform points**: every layer keeps the same fraction 1 − s, s in :data:`SPARSITIES` (MNIST:
+  :data:`MNIST_SPARSITIES`); Net-Trim joins
+  where :data:`UNIFORM_NETTRIM` names a configuration for the dataset (``prune_network(..., density=[1 − s]·L)``,
+  one ε search per layer).
 
 The peers (:mod:`nettrim.experiments.pruners`): magnitude, magnitude + least-squares refit, Wanda,
 SparseGPT, all layer after layer on the pruned signals; plus the diagnostic "Net-Trim + LS refit" (Net-Trim's
@@ -36,20 +38,34 @@ __all__ = ["NETTRIM_CONFIGS", "SPARSITIES", "UNIFORM_NETTRIM", "mcnemar", "match
 
 HELP = "Net-Trim vs magnitude, magnitude + LS refit, Wanda and SparseGPT at equal budgets (digits, MNIST-5k)"
 
-#: relative ε of the matched points: 0.1 ... 0.5 spans about 30 % down to 6 % of the weights kept on both
-#: networks (measured with prune-digits and prune-mnist), the targets' range and the fine-tuned one below it;
-#: four values because one MNIST prune with the default solver options takes minutes of CPU
-EPS_GRID = (0.1, 0.2, 0.3, 0.5)
-#: Net-Trim's configurations, one matched point each (keyword dicts of nettrim.prune_network)
-NETTRIM_CONFIGS = [dict(mode=mode, epsilon=eps) for mode in ("cascade", "parallel") for eps in EPS_GRID]
+#: relative ε of the matched points per scheme (digits): 0.1 ... 0.5 spans about 37 % down to 10 % of the
+#: weights kept with the default solver options (measured), the targets' range; cascade, the more accurate
+#: scheme, also gets 0.25 and 0.4
+EPS_GRID = {"cascade": (0.1, 0.2, 0.25, 0.3, 0.4, 0.5), "parallel": (0.1, 0.2, 0.3, 0.5)}
+#: MNIST-5k: one whole-network prune at P = 4,000 takes minutes of CPU (2–4.5 min measured, cascade the
+#: slower), so fewer points: cascade over the targets' range (25 % down to 8 % kept) and two parallel ones
+MNIST_EPS_GRID = {"cascade": (0.1, 0.2, 0.3, 0.4), "parallel": (0.3, 0.5)}
+
+
+def nettrim_configs(grid: dict) -> list[dict]:
+    """Net-Trim's configurations, one matched point each (keyword dicts of nettrim.prune_network)."""
+    return [{"mode": mode, "epsilon": eps} for mode, values in grid.items() for eps in values]
+
+
+NETTRIM_CONFIGS = nettrim_configs(EPS_GRID)
 #: --quick: one point (parallel is the faster scheme; a smoke run of every code path)
 QUICK_NETTRIM_CONFIGS = [dict(mode="parallel", epsilon=0.3)]
-#: uniform points: the fraction s of every layer's weights pruned (kept 1 − s)
-SPARSITIES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+#: uniform points: the fraction s of every layer's weights pruned (kept 1 − s), 30 % to 10 % kept (the
+#: targets' range). Three because on digits each point is also a Net-Trim per-layer density search (about a
+#: minute of CPU, measured) and on MNIST-5k each fine-tunes four networks; pass more to uniform_cell
+SPARSITIES = (0.7, 0.8, 0.9)
+MNIST_SPARSITIES = SPARSITIES
 QUICK_SPARSITIES = (0.8,)
-#: Net-Trim at the uniform points: a prune_network keyword dict without the budget, run with
-#: density=[1 − s]·L; None while prune_network has no density argument
-UNIFORM_NETTRIM: dict | None = None
+#: Net-Trim at the uniform points, per dataset: a prune_network keyword dict without the budget, run with
+#: density=[1 − s]·L, or None. Parallel: every per-layer target is reachable (ε → 0 keeps the layer), while
+#: a cascade layer ℓ ≥ 2 cannot go below its feasibility floor on ε and missed 20 % on digits' layer 2
+#: (kept 16.3 %). Not on MNIST: the per-layer ε searches cost several minute-long prunes per point.
+UNIFORM_NETTRIM: dict[str, dict | None] = {"digits": dict(mode="parallel"), "mnist": None}
 
 PEERS = ("magnitude", "magnitude_refit", "wanda", "sparsegpt")
 DIAGNOSTIC = "nettrim_lsq"
@@ -59,9 +75,11 @@ METHOD_LABELS = {"nettrim": "Net-Trim", DIAGNOSTIC: "Net-Trim + LS refit (diagno
 TARGET_RANGE = (0.08, 0.30)
 ALPHA = 0.05
 #: the networks (the models of prune-digits and prune-mnist: same cache key), fine-tuning epochs (as there)
-#: and the --quick calibration subsets (seconds per Net-Trim prune instead of minutes)
-DATASETS = {"digits": dict(hidden=(128, 64), train_iter=200, finetune=20, quick_calib=300),
-            "mnist": dict(hidden=(300, 100), train_iter=200, finetune=10, quick_calib=500)}
+#: and the --quick calibration subsets (seconds per Net-Trim prune instead of minutes); the full runs' points
+DATASETS = {"digits": dict(hidden=(128, 64), train_iter=200, finetune=20, quick_calib=300,
+                           configs=NETTRIM_CONFIGS, sparsities=SPARSITIES),
+            "mnist": dict(hidden=(300, 100), train_iter=200, finetune=10, quick_calib=500,
+                          configs=nettrim_configs(MNIST_EPS_GRID), sparsities=MNIST_SPARSITIES)}
 
 
 # ----------------------------------------------------------------------------------------------- statistics
@@ -252,7 +270,11 @@ def _methods(df):
 def summary_table(df: pd.DataFrame) -> pd.DataFrame:
     """One row per point: kept, then each method's accuracy (``*`` = differs from Net-Trim, p < 0.05) and times."""
     rows = []
-    for (point, label), g in df.groupby(["point", "config"], sort=False):
+    # matched points first, then uniform; within each, family by family from dense to sparse (cells finish in
+    # any order, so the rows are sorted here rather than taken in the order of the results file)
+    order = df.sort_values(["point", "family", "budget"]).drop_duplicates(["point", "config"])
+    for point, label in order[["point", "config"]].itertuples(index=False, name=None):
+        g = df[(df["point"] == point) & (df["config"] == label)]
         g = g.set_index("method")
         ref = g.loc["nettrim"] if "nettrim" in g.index else g.iloc[0]
         row = {"point": point, "config": label, "kept_%": round(100 * ref["kept_total"], 2),
@@ -317,7 +339,7 @@ def _figure(df: pd.DataFrame, name: str, folder: Path) -> None:
     import matplotlib.pyplot as plt
     import matplotlib.ticker
 
-    from .plots import save
+    from ._output import save_figure
 
     panels = [(f, df[(df["point"] == "matched") & (df["family"] == f)]) for f in
               sorted(df.loc[df["point"] == "matched", "family"].unique())]
@@ -364,29 +386,40 @@ def _figure(df: pd.DataFrame, name: str, folder: Path) -> None:
     fig.suptitle(f"{name}: test accuracy against weights kept, no fine-tuning (exact McNemar test against "
                  f"Net-Trim; shaded: {100 * TARGET_RANGE[0]:g}–{100 * TARGET_RANGE[1]:g} % kept)", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    save(fig, folder, f"compare_pruners_{name}")
+    save_figure(fig, folder, f"compare_pruners_{name}")
 
 
 def make_outputs(df: pd.DataFrame, name: str, folder: Path) -> pd.DataFrame:
-    """Write the table (CSV + Markdown), the timing and target tables and the figure of one dataset."""
-    from .pruning_figures import markdown_table
+    """Write the table (CSV + Markdown), the timing and target tables and the figure of one dataset.
+
+    Files in ``folder``: ``compare_pruners_NAME.{csv,md}`` (every row; the Markdown shows the summary per
+    point), ``compare_pruners_NAME_timing.{csv,md}``, ``compare_pruners_NAME_targets.{csv,md}`` and the
+    figure ``compare_pruners_NAME.{png,pdf}``, all through :mod:`nettrim.experiments._output`.
+    """
+    from ._output import write_table
 
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     keep = [c for c in ("dataset", "point", "config", "family", "budget", "method", "kept_total", "kept_L1",
                         "kept_L2", "kept_L3", "acc_orig", "acc", "acc_ft", "logit_gap", "mcnemar_b", "mcnemar_c",
                         "p_value", "cpu_s", "wall_s", "n_warnings", "nettrim_status", "nettrim_iterations", "n_calib",
                         "seed")
             if c in df.columns]
-    df[keep].to_csv(folder / f"compare_pruners_{name}.csv", index=False)
     table = summary_table(df)
-    timing = timing_table(df)
+    text = write_table(
+        df[keep], folder, f"compare_pruners_{name}", display=table,
+        caption=f"# compare-pruners: {name}\n\nTest accuracy (%) without fine-tuning; `*`: differs from Net-Trim "
+                f"at the same point (exact McNemar, p < {ALPHA:g}); `nettrim_ft_%`: Net-Trim after fine-tuning on "
+                "its fixed support. Times: CPU seconds of one whole-network prune, one BLAS thread. Every row "
+                f"(one per method and point) is in `compare_pruners_{name}.csv`.")
+    text += "\n" + write_table(timing_table(df), folder, f"compare_pruners_{name}_timing",
+                               caption=f"## {name}: time per whole-network prune (CPU and wall seconds, one BLAS "
+                                       "thread)")
     targets = pd.DataFrame(check_targets(df))
-    text = (f"# compare-pruners: {name}\n\nTest accuracy (%) without fine-tuning; `*`: differs from Net-Trim "
-            f"at the same point (exact McNemar, p < {ALPHA:g}). Times: CPU seconds of one whole-network prune, "
-            "one BLAS thread.\n\n" + markdown_table(table) + "\n## Time per whole-network prune\n\n"
-            + markdown_table(timing) + "\n## Targets\n\n" + (markdown_table(targets) if len(targets) else "none\n"))
-    (folder / f"compare_pruners_{name}.md").write_text(text)
+    if len(targets):
+        text += "\n" + write_table(targets, folder, f"compare_pruners_{name}_targets",
+                                   caption=f"## {name}: targets (matched points, "
+                                           f"{100 * TARGET_RANGE[0]:g}–{100 * TARGET_RANGE[1]:g} % kept; a loss "
+                                           f"is a peer better than Net-Trim with p < {ALPHA:g})")
     _figure(df, name, folder)
     print(text)
     return table
@@ -414,16 +447,16 @@ def run(args) -> None:
     tag = run_tag(args, ft=args.finetune_epochs)
     out = Path(args.out)
     cache = str(out / "models")
-    configs = QUICK_NETTRIM_CONFIGS if args.quick else NETTRIM_CONFIGS
-    sparsities = QUICK_SPARSITIES if args.quick else SPARSITIES
     for dataset in names:
         spec = DATASETS[dataset]
+        configs = QUICK_NETTRIM_CONFIGS if args.quick else spec["configs"]
+        sparsities = QUICK_SPARSITIES if args.quick else spec["sparsities"]
         n_calib = spec["quick_calib"] if args.quick else None
         ft = args.finetune_epochs if args.finetune_epochs is not None else (2 if args.quick else spec["finetune"])
         setup(_setting(dataset, n_calib), args.seed, cache)  # train the model once, before workers start
         cells = [Cell(f"{dataset},{tag},{config_label(cfg)},seed={args.seed}", matched_cell,
                       (dataset, cfg, args.seed, cache, n_calib, ft)) for cfg in configs]
-        ucfg = UNIFORM_NETTRIM
+        ucfg = UNIFORM_NETTRIM.get(dataset)
         cells += [Cell(f"{dataset},{tag},uniform,s={s:g}"
                        f"{',' + config_label(ucfg) if ucfg is not None else ''},seed={args.seed}", uniform_cell,
                        (dataset, s, ucfg, args.seed, cache, n_calib, ft)) for s in sparsities]

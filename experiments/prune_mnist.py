@@ -55,9 +55,9 @@ def timing(s: Setting, args) -> None:
 
     from nettrim import prune_network
 
+    from ._output import write_table
     from .models import accuracy
     from .pruning import setup
-    from .pruning_figures import markdown_table
 
     data, model, X = setup(s, args.seed, str(Path(args.out) / "models"))
     t0 = time.perf_counter()
@@ -72,8 +72,5 @@ def timing(s: Setting, args) -> None:
     rep["jobs"] = args.jobs
     rep["acc_orig"] = model.test_accuracy
     rep["acc_pruned"] = accuracy(net.weights, net.biases, data.X_test, data.y_test)
-    Path(args.figures).mkdir(parents=True, exist_ok=True)
-    rep.to_csv(Path(args.figures) / "prune_mnist_timing.csv", index=False)
-    (Path(args.figures) / "prune_mnist_timing.md").write_text(markdown_table(rep))
-    print(markdown_table(rep))
+    print(write_table(rep, args.figures, "prune_mnist_timing"))
     print(f"whole network pruned in {wall:.1f} s wall ({len(X)} calibration samples, jobs={args.jobs})")

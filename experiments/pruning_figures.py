@@ -21,7 +21,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-# markdown_table is re-exported: prune_mnist imports it from here
+# markdown_table is re-exported: prune_lenet imports it from here
 from ._output import markdown_table, save_figure, write_table  # noqa: E402
 
 __all__ = ["make_outputs", "markdown_table", "summary_table", "best_tradeoff", "accuracy_figure", "layers_figure",

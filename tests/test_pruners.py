@@ -106,6 +106,27 @@ def test_magnitude_is_magnitude_prune_with_the_bias_row_untouched():
     np.testing.assert_array_equal(out[-1], W[-1])
 
 
+def test_magnitude_on_a_hand_example():
+    W = np.array([[3.0, -1.0], [0.5, -4.0], [2.0, 0.1]])
+    X = np.ones((3, 5))
+    # |w| sorted: 4, 3, 2, 1, 0.5, 0.1 -> k = 3 keeps -4, 3, 2 with their values and signs
+    np.testing.assert_array_equal(magnitude(W, X, 3), [[3.0, 0.0], [0.0, -4.0], [2.0, 0.0]])
+    np.testing.assert_array_equal(magnitude(W, X, 0), np.zeros_like(W))
+    np.testing.assert_array_equal(magnitude(W, X, 6), W)
+
+
+def test_magnitude_refit_recovers_weights_that_live_on_the_kept_support():
+    """Target produced by weights supported on the magnitude mask: the refit returns them exactly."""
+    rng = np.random.default_rng(11)
+    N, M, P = 8, 3, 40
+    X = rng.standard_normal((N, P))
+    W = rng.uniform(1.0, 2.0, (N, M)) * rng.choice([-1.0, 1.0], (N, M))
+    W[:3] *= 1e-3                              # the three first inputs are the pruned ones (k = 5·M)
+    truth = np.where(np.arange(N)[:, None] >= 3, rng.standard_normal((N, M)), 0.0)
+    out = magnitude_refit(W, X, 5 * M, target=truth.T @ X)
+    np.testing.assert_allclose(out, truth, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("bias", [False, True])
 def test_magnitude_refit_is_least_squares_on_the_kept_support(bias):
     W, X = _layer(N=9, M=5, P=40, bias=bias, seed=6)
