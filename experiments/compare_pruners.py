@@ -184,7 +184,7 @@ def _rows(dataset, point, label, family, budget_value, nets, times, data, model,
                    n_calib=len(X_cal), seed=seed, kept_total=sum(nnz) / sum(sizes), acc_orig=model.test_accuracy,
                    acc=float(ok[m].mean()),
                    logit_gap=float(np.linalg.norm(forward(W, b, data.X_test) - Zte) / np.linalg.norm(Zte)))
-        row.update({f"kept_L{i + 1}": n / s for i, (n, s) in enumerate(zip(nnz, sizes))})
+        row.update({f"kept_L{i + 1}": n / s for i, (n, s) in enumerate(zip(nnz, sizes, strict=False))})
         if "nettrim" in ok and m != "nettrim":
             row["mcnemar_b"], row["mcnemar_c"], row["p_value"] = mcnemar(ok["nettrim"], ok[m])
         else:

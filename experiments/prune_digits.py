@@ -11,7 +11,7 @@ from .pruning import Setting, check_options, run_setting, run_tag
 
 HELP = "prune a digits MLP (64-128-64-10): Net-Trim parallel/cascade vs magnitude pruning"
 
-#: the issue's ε range (0.01 ... 0.5), roughly log-spaced
+#: the swept ε range (0.01 ... 0.5, dense to very sparse prunes), roughly log-spaced
 EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 QUICK_EPS_GRID = (0.02, 0.1, 0.3)
 NOISE_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0)

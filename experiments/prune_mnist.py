@@ -13,7 +13,7 @@ from .pruning import Setting, check_options, run_setting, run_tag
 HELP = "prune an MNIST-5k MLP (784-300-100-10): Net-Trim parallel/cascade vs magnitude pruning"
 
 # 0.12, 0.13 and 0.15 probe the 15-20 % kept range: cascade ε = 0.12 keeps 19.6 % of the weights at 1 point
-# of test-accuracy loss (the target), 0.13 keeps 18.4 % within 1 point after fine-tuning
+# of test-accuracy loss (the project's target), 0.13 keeps 18.4 % within 1 point after fine-tuning
 EPS_GRID = (0.01, 0.02, 0.05, 0.1, 0.12, 0.13, 0.15, 0.2, 0.3, 0.5)
 QUICK_EPS_GRID = (0.05, 0.2)
 QUICK_CALIB = 500  # P < N = 785 for layer 1: the ADMM's Woodbury path, seconds per layer

@@ -61,8 +61,8 @@ def _check_layer(W, X, k, bias):
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, numbers.Integral):
         raise TypeError(f"k must be an integer, got {type(k).__name__}")
     if not 0 <= k <= n * W.shape[1]:
-        raise ValueError(f"k must be in [0, {n * W.shape[1]}] (the weights of W{', bias row excluded' if bias else ''}), "
-                         f"got {k}")
+        excluded = ", bias row excluded" if bias else ""
+        raise ValueError(f"k must be in [0, {n * W.shape[1]}] (the weights of W{excluded}), got {k}")
     return W.copy(), X, n, int(k)
 
 
@@ -311,7 +311,7 @@ def sparsegpt(W: ArrayLike, X: ArrayLike, k: int, *, bias: bool = False, damp: f
     sizes = np.array([min(block_size, n - s) for s in starts], dtype=float)
     prune = _largest_remainder(n * M - k, sizes) if n * M > k else np.zeros(len(starts), dtype=int)
     keep = np.ones((N, M), dtype=bool)
-    for s, q in zip(starts, prune):
+    for s, q in zip(starts, prune, strict=False):
         e_ = min(s + block_size, n)
         d = np.diag(U)[s:e_]
         score = (W[s:e_] / d[:, None]) ** 2
@@ -373,7 +373,7 @@ def layer_budgets(weights, density) -> list[int]:
         ds = [check_scalar(d, f"density[{i}]", low=0.0, high=1.0) for i, d in enumerate(density)]
     else:
         ds = [check_scalar(density, "density", low=0.0, high=1.0)] * len(sizes)
-    return [round(d * s) for d, s in zip(ds, sizes)]
+    return [round(d * s) for d, s in zip(ds, sizes, strict=False)]
 
 
 def prune_with(method: str, weights, biases, X: ArrayLike, *, density=None, nnz=None,

@@ -114,7 +114,7 @@ def finetune(weights, biases, X, y, *, epochs: int, seed: int, lr: float = 1e-3,
                 if i:
                     delta = (delta @ Ws[i].T) * (acts[i] > 0)
             t += 1
-            for p, g, mm, vv in zip(params, grads_W + grads_b, m, v):
+            for p, g, mm, vv in zip(params, grads_W + grads_b, m, v, strict=False):
                 mm *= b1
                 mm += (1 - b1) * g
                 vv *= b2
@@ -219,7 +219,7 @@ def bias_free(weights, biases, X):
     """
     L = len(weights)
     out = []
-    for i, (W, b) in enumerate(zip(weights, biases)):
+    for i, (W, b) in enumerate(zip(weights, biases, strict=False)):
         top = np.hstack([W, np.zeros((W.shape[0], 1))]) if i < L - 1 else W
         bottom = np.append(b, 1.0)[None, :] if i < L - 1 else b[None, :]
         out.append(np.vstack([top, bottom]))

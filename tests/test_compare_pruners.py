@@ -46,13 +46,13 @@ def test_check_targets_counts_significant_losses_in_range_only():
 def test_lsq_refit_of_the_magnitude_mask_is_magnitude_refit():
     rng = np.random.default_rng(0)
     sizes = (6, 9, 4)
-    Ws = [rng.standard_normal((a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.standard_normal((a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
     bs = [rng.standard_normal(b) for b in sizes[1:]]
     X = rng.standard_normal((50, 6))
     nnz = [20, 10]
     W, b = lsq_refit_network(Ws, bs, X, magnitude_prune(Ws, nnz), bs)
     net = prune_with("magnitude_refit", Ws, bs, X, nnz=nnz)
-    for u, v in zip(W + b, net.weights + net.biases):
+    for u, v in zip(W + b, net.weights + net.biases, strict=False):
         np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12)
 
 

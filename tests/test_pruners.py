@@ -4,8 +4,16 @@ import numpy as np
 import pytest
 
 from nettrim.experiments.layers import random_layer
-from nettrim.experiments.pruners import (METHODS, layer_budgets, magnitude, magnitude_refit, prune_with, refit,
-                                         sparsegpt, wanda)
+from nettrim.experiments.pruners import (
+    METHODS,
+    layer_budgets,
+    magnitude,
+    magnitude_refit,
+    prune_with,
+    refit,
+    sparsegpt,
+    wanda,
+)
 from nettrim.network import forward, magnitude_prune
 
 
@@ -164,7 +172,7 @@ def test_refit_on_dependent_rows_is_the_minimum_norm_solution():
 def _net(seed=0):
     rng = np.random.default_rng(seed)
     sizes = (8, 12, 6, 3)
-    Ws = [rng.standard_normal((a, b)) / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.standard_normal((a, b)) / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
     bs = [0.1 * rng.standard_normal(b) for b in sizes[1:]]
     return Ws, bs, rng.standard_normal((80, 8))
 
@@ -216,7 +224,7 @@ def test_network_without_biases_and_every_method_runs():
     Ws, _, X = _net(3)
     for method in METHODS:
         net = prune_with(method, Ws, None, X, density=0.3)
-        assert net.biases is None and all(n <= b for n, b in zip(net.nnz, layer_budgets(Ws, 0.3)))
+        assert net.biases is None and all(n <= b for n, b in zip(net.nnz, layer_budgets(Ws, 0.3), strict=False))
 
 
 # ---------------------------------------------------------------------------------------------- bad input

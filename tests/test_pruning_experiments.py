@@ -9,8 +9,16 @@ import pytest
 
 from nettrim.experiments.data import load_dataset
 from nettrim.experiments.models import accuracy, get_model, predict_classes
-from nettrim.experiments.pruning import (Setting, bias_free, consistency_cell, finetune, load_pruned, prune_cell,
-                                         run_setting, setup)
+from nettrim.experiments.pruning import (
+    Setting,
+    bias_free,
+    consistency_cell,
+    finetune,
+    load_pruned,
+    prune_cell,
+    run_setting,
+    setup,
+)
 from nettrim.network import forward
 
 pytest.importorskip("nettrim.fast")
@@ -50,7 +58,7 @@ def test_model_is_cached_and_reloaded(digits, tmp_path):
     a = get_model(digits, (8,), seed=3, max_iter=20, cache_dir=tmp_path)
     assert len(list(tmp_path.glob("*.npz"))) == 1
     b = get_model(digits, (8,), seed=3, max_iter=20, cache_dir=tmp_path)
-    for Wa, Wb in zip(a.weights + a.biases, b.weights + b.biases):
+    for Wa, Wb in zip(a.weights + a.biases, b.weights + b.biases, strict=False):
         np.testing.assert_array_equal(Wa, Wb)
     assert a.test_accuracy == b.test_accuracy == accuracy(b.weights, b.biases, digits.X_test, digits.y_test)
     assert [W.shape for W in a.weights] == [(64, 8), (8, 10)]
@@ -75,7 +83,7 @@ def test_accuracy_of_a_binary_classifier_matches_scikit_learn(digits):
 def test_bias_free_form_computes_the_same_function():
     rng = np.random.default_rng(0)
     sizes = (5, 7, 4, 3)
-    Ws = [rng.standard_normal((a, b)) for a, b in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.standard_normal((a, b)) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
     bs = [rng.standard_normal(b) for b in sizes[1:]]
     X = rng.standard_normal((20, 5))
     W2, X2 = bias_free(Ws, bs, X)
@@ -92,7 +100,7 @@ def test_finetune_keeps_the_support_and_lowers_the_loss(digits, tmp_path):
         return float(np.mean(np.log(np.exp(Z).sum(axis=1)) - Z[np.arange(len(Z)), digits.y_train]))
 
     W2, b2 = finetune(Ws, m.biases, digits.X_train, digits.y_train, epochs=3, seed=0)
-    for a, b in zip(Ws, W2):
+    for a, b in zip(Ws, W2, strict=False):
         np.testing.assert_array_equal(a != 0, b != 0)
     assert loss(W2, b2) < loss(Ws, m.biases)
 
@@ -119,7 +127,7 @@ def test_prune_cell_measurements(tmp_path):
     assert accuracy(*load_pruned(path, "magnitude"), data.X_test, data.y_test) == rows["acc_mag"].iloc[0]
     W, b = load_pruned(path)
     assert len(W) == len(b) == 2 and [v.shape for v in b] == [(16,), (10,)]
-    assert any(not np.array_equal(u, v) for u, v in zip(b, model.biases))  # Net-Trim changed the biases
+    assert any(not np.array_equal(u, v) for u, v in zip(b, model.biases, strict=False))  # Net-Trim changed the biases
     # r = 0 is the clean test set
     clean = noise[noise["r"] == 0].iloc[0]
     assert clean["noise_acc_orig"] == pytest.approx(model.test_accuracy)
