@@ -343,7 +343,8 @@ def _fig_filters(best, first: str, wdir: Path, tag: str, name: str, folder: Path
             ax.set_xticks([])
             ax.set_yticks([])
             if f == 0:
-                label = {"nettrim": f"Net-Trim\n{best['mode']} ε={best['eps']:g}"}.get(method, method)
+                label = {"nettrim": f"Net-Trim {best['mode']}\nε={best['eps']:g}"
+                                    + (", refit" if best["refit"] else ", ℓ1 only")}.get(method, method)
                 ax.set_ylabel(f"{label}\n{np.count_nonzero(W)}/{W.size} kept", fontsize=8)
             if r == 0:
                 ax.set_title(f"filter {f + 1}", fontsize=8)
