@@ -43,7 +43,10 @@ from .runner import Cell, run_cells
 HELP = ("prune LeNet-5 (2 conv + 3 dense layers, PyTorch) on MNIST-5k: Net-Trim parallel/cascade vs magnitude, "
         "SparseGPT and Wanda")
 
-# MEASURED is filled in from the full run (see the module docstring of the committed tables)
+# measured (full run: 2,000 calibration images, no fine-tuning; original 97.0 %): cascade ℓ1-only ε = 0.15 keeps
+# 13.3 % of the weights at 96.1 % test accuracy (same per-layer nnz: magnitude 60.2 %, SparseGPT 94.2 %, Wanda
+# 18.6 %); parallel + refit ε = 0.1 keeps 12.5 % at 96.1 % (SparseGPT 93.2 %); the refit cascade keeps 68 % at
+# ε = 0.05 (figures/prune_lenet_table.md)
 EPS_GRID = (0.05, 0.1, 0.15, 0.2, 0.3)
 QUICK_EPS_GRID = (0.1, 0.3)
 #: the full run's grid for the cascade with refit: its two ends only. It is the costliest variant (~140 s of
