@@ -305,6 +305,8 @@ def _fig_accuracy(table, name: str, folder: Path) -> None:
                             xytext=(3, 4), textcoords="offset points", color=_COLORS[(mode, refit)])
             ax.set_xlabel("weights kept (% of the network's 61,470)")
             ax.set_ylabel("test accuracy (%), no fine-tuning")
+            ax.set_xlim(0, 108 * table["kept_total"].max())   # room for the ε labels; one scale for all
+            ax.tick_params(labelbottom=True)
             ax.grid(alpha=0.3)
             if r == 1:
                 ax.set_ylim(100 * acc0 - 6, 100 * acc0 + 1)
