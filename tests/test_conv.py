@@ -146,6 +146,11 @@ def test_patch_program_equals_the_direct_convolution_program(geometry, activatio
     spec, x, K, b = layer(3, geometry, n_img=2)
     prog = conv_program(x, K, b if bias else None, spec, activation=activation, max_patches=max_patches, seed=4)
     assert prog.P == (prog.n_columns if max_patches is None else max_patches)
+    # the program's Y is σ of the convolution itself (a permutation of the taps in the patches would still
+    # give a program with the direct program's value, so this is what ties the patches to the layer)
+    sigma = (lambda z: np.maximum(z, 0)) if activation == "relu" else (lambda z: z)
+    np.testing.assert_allclose(prog.Y, sigma(output_columns(shifted_conv(x, K, b if bias else None, spec), prog.index)),
+                               rtol=1e-12, atol=1e-12)
     eps = 0.2 * np.linalg.norm(prog.Y)
     sol = reference.solve(prog.X, prog.Y, eps, activation=activation)
     assert sol.status == "optimal"
@@ -153,8 +158,9 @@ def test_patch_program_equals_the_direct_convolution_program(geometry, activatio
     assert sol.objective == pytest.approx(direct, rel=1e-6)
     # Proposition 1 on the (sampled) positions, through the kernel of the answer
     Kh, bh = matrix_to_kernel(sol.W, spec, bias=bias)
-    Z = output_columns(conv2d(x, Kh, bh, spec), prog.index)
-    err = np.linalg.norm((np.maximum(Z, 0) if activation == "relu" else Z) - prog.Y)
+    Z = output_columns(shifted_conv(x, Kh, bh, spec), prog.index)
+    np.testing.assert_allclose(Z, output_columns(conv2d(x, Kh, bh, spec), prog.index), rtol=1e-10, atol=1e-10)
+    err = np.linalg.norm(sigma(Z) - prog.Y)
     assert err <= eps * (1 + 1e-6)
     assert layer_problem(prog.X, prog.Y, eps, activation=activation).violation(sol.W) <= 1e-6
 

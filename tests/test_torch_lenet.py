@@ -75,7 +75,9 @@ def test_prune_lenet_experiment_runs_and_resumes(tmp_path, monkeypatch, capsys):
     import pandas as pd
 
     df = pd.read_csv(tmp_path / "out" / "prune-lenet-test.csv")
-    assert len(df) == 2 * 5 and set(df["mode"]) == {"parallel", "cascade"}
+    assert len(df) == 3 * 5 and set(df["mode"]) == {"parallel", "cascade"}   # cascade with and without refit
+    assert set(zip(df["mode"], df["refit"])) == set(prune_lenet.REFIT_CHOICES["both"])
+    assert {"acc_magnitude", "acc_sparsegpt", "acc_wanda"} <= set(df.columns)
     # every layer meets its program (Proposition 1 on the sampled positions, up to the solver's violation)
     assert (df["layer_rel_error"] <= df["epsilon_rel"] + df["violation"] + 1e-9).all()
     assert (df["positions_sampled"] <= df["positions_total"]).all()
