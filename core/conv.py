@@ -114,7 +114,8 @@ class Conv2dSpec:
         return (self.out_channels, self.in_channels, *self.kernel_size)
 
     def output_size(self, height: int, width: int) -> tuple[int, int]:
-        """Output (H_o, W_o) for an input of (height, width): :math:`\\lfloor(H + p_t + p_b - d_h(k_h-1) - 1)/s_h\\rfloor + 1`."""
+        """Output (H_o, W_o) for an input of (height, width):
+        :math:`\\lfloor(H + p_t + p_b - d_h(k_h-1) - 1)/s_h\\rfloor + 1`."""
         (kh, kw), (sh, sw), (dh, dw) = self.kernel_size, self.stride, self.dilation
         top, bottom, left, right = self.padding
         ho = (height + top + bottom - dh * (kh - 1) - 1) // sh + 1
@@ -190,7 +191,8 @@ def _windows(x: np.ndarray, spec: Conv2dSpec) -> np.ndarray:
     if any(spec.padding):
         mode = PADDING_MODES[spec.padding_mode]
         if mode == "reflect" and (max(top, bottom) >= x.shape[2] or max(left, right) >= x.shape[3]):
-            raise ValueError(f"reflect padding {spec.padding} must be smaller than the input ({x.shape[2]}×{x.shape[3]})")
+            raise ValueError(f"reflect padding {spec.padding} must be smaller than the input "
+                             f"({x.shape[2]}×{x.shape[3]})")
         x = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), mode=mode)
     (kh, kw), (sh, sw), (dh, dw) = spec.kernel_size, spec.stride, spec.dilation
     ho, wo = spec.output_size(x.shape[2] - top - bottom, x.shape[3] - left - right)
@@ -203,7 +205,8 @@ def _check_index(index, n_columns: int) -> np.ndarray | None:
         return None
     idx = np.asarray(index)
     if idx.ndim != 1 or not np.issubdtype(idx.dtype, np.integer):
-        raise TypeError(f"index must be a 1-D array of integer column indices, got dtype {idx.dtype}, shape {idx.shape}")
+        raise TypeError(f"index must be a 1-D array of integer column indices, got dtype {idx.dtype}, "
+                        f"shape {idx.shape}")
     if idx.size == 0:
         raise ValueError("index is empty: a program needs at least one column")
     if idx.min() < 0 or idx.max() >= n_columns:

@@ -79,8 +79,16 @@ from .conv import (
     patches,
     sample_positions,
 )
-from .network import (DEFAULT_EPSILON, DENSITY_TOL, MODES, LayerResult, cascade_program, prune_layer, refit_layer,
-                      search_epsilon)
+from .network import (
+    DEFAULT_EPSILON,
+    DENSITY_TOL,
+    MODES,
+    LayerResult,
+    cascade_program,
+    prune_layer,
+    refit_layer,
+    search_epsilon,
+)
 from .network import REPORT_COLUMNS as NETWORK_REPORT_COLUMNS
 from .solution import OPTIMAL, ConvergenceWarning
 
@@ -170,7 +178,7 @@ def _trace(model, batch) -> list[_Call]:
         raise ValueError("the model's forward called none of its modules")
     prev_out, prev_name = batch, "the model's input"
     seen = set()
-    for call, (inputs, output) in zip(calls, tensors):
+    for call, (inputs, output) in zip(calls, tensors, strict=False):
         who = _describe(call.name, call.module)
         if len(inputs) != 1 or not torch.is_tensor(inputs[0]) or not torch.is_tensor(output):
             raise ValueError(f"{who} must take one tensor and return one tensor")
@@ -282,7 +290,7 @@ def _spec(m: nn.Conv2d) -> Conv2dSpec:
         if m.padding == "valid":
             pad = (0, 0, 0, 0)
         else:  # "same" (stride 1): PyTorch pads total = d(k-1), the odd one at the bottom/right
-            tot = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size)]
+            tot = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size, strict=False)]
             pad = (tot[0] // 2, tot[0] - tot[0] // 2, tot[1] // 2, tot[1] - tot[1] // 2)
     else:
         pad = (m.padding[0], m.padding[0], m.padding[1], m.padding[1])
@@ -350,7 +358,8 @@ def _as_batches(calibration, dtype, device) -> list[torch.Tensor]:
     if torch.is_tensor(calibration) or isinstance(calibration, np.ndarray):
         t = torch.as_tensor(calibration)
         if t.dim() < 2:
-            raise ValueError(f"calibration must have a batch dimension first (samples, ...), got shape {tuple(t.shape)}")
+            raise ValueError("calibration must have a batch dimension first (samples, ...), "
+                             f"got shape {tuple(t.shape)}")
         items = list(torch.split(t, _BATCH))
     elif isinstance(calibration, Iterable):
         items = []
@@ -767,8 +776,9 @@ def _scheme(orig: _Original, eps_gains, cfg: _Settings, *, refit: bool, warm: _R
     layers = orig.layers
     if cfg.mode == "parallel":
         progs = [orig.program(L, orig.X[L.name], None, tag) for L in layers]
-        tasks = [(p, eps_gains[L.index - 1] * orig.y_norm(L), _warm(warm, L), cfg, refit) for p, L in zip(progs, layers)]
-        for L, p, res in zip(layers, progs, _map(_solve_task, tasks, cfg)):
+        tasks = [(p, eps_gains[L.index - 1] * orig.y_norm(L), _warm(warm, L), cfg, refit)
+                 for p, L in zip(progs, layers, strict=True)]
+        for L, p, res in zip(layers, progs, _map(_solve_task, tasks, cfg), strict=False):
             _progress(p, res, cfg)
             run.results[L.name], run.programs[L.name] = res, p
             assign_weights(mods[L.name], res.W)
@@ -812,7 +822,7 @@ def _search_common(orig: _Original, density: float, cfg: _Settings):
         mods = dict(run.model.named_modules())
         names = [L.name for L in orig.layers]
         fits = _map(_refit_task, [(run.programs[k], run.results[k]) for k in names], cfg)
-        for k, res in zip(names, fits):
+        for k, res in zip(names, fits, strict=False):
             run.results[k] = res
             assign_weights(mods[k], res.W)
     return run, search
@@ -850,10 +860,10 @@ def _search_per_layer(orig: _Original, densities, cfg: _Settings):
     mods = dict(run.model.named_modules())
     if cfg.mode == "parallel":
         progs = [orig.program(L, orig.X[L.name], None) for L in orig.layers]
-        searches = _map(_search_layer_task, [(p, 0.0, d, cfg) for p, d in zip(progs, densities)], cfg)
+        searches = _map(_search_layer_task, [(p, 0.0, d, cfg) for p, d in zip(progs, densities, strict=False)], cfg)
     else:
         progs, searches = [], []
-        for L, d in zip(orig.layers, densities):
+        for L, d in zip(orig.layers, densities, strict=False):
             if L.index == 1:
                 X, V, floor = orig.X[L.name], None, 0.0
             else:
@@ -863,7 +873,7 @@ def _search_per_layer(orig: _Original, densities, cfg: _Settings):
             progs.append(orig.program(L, X, V))
             searches.append(_search_layer(progs[-1], floor, d, cfg))
             assign_weights(mods[L.name], searches[-1].payload.W)
-    for L, p, s in zip(orig.layers, progs, searches):
+    for L, p, s in zip(orig.layers, progs, searches, strict=False):
         run.results[L.name], run.programs[L.name] = s.payload, p
         if cfg.mode == "parallel":
             assign_weights(mods[L.name], s.payload.W)
@@ -948,7 +958,7 @@ def _warn(layers, run: _Run, searches, cfg: _Settings) -> None:
             what = ("the whole layer (its spectral norm exceeded the original's l1 norm)"
                     if not row["refit"] else f"{row['refit_fallbacks']} neuron(s)")
             warnings.warn(f"{who}: refit rejected for {what}; the l1 answer was kept there", stacklevel=4)
-    for L, s in zip(layers, searches):
+    for L, s in zip(layers, searches, strict=False):
         if not s.converged:
             where = "" if len(searches) == 1 else f"layer {L.index} ({L.name}): "
             warnings.warn(f"{where}density target {s.target:g} not reached within {s.tol:g}: kept {s.kept:.4f} at "

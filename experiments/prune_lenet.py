@@ -137,11 +137,12 @@ def _logits(model, X: np.ndarray, shape) -> np.ndarray:
 def magnitude(model, report, calibration, *, max_patches=None, seed=0):
     """Magnitude pruning to the report's per-layer nnz (largest |w| of each kernel/weight; biases untouched)."""
     import torch
+
     from nettrim.network import magnitude_prune
 
     out = copy.deepcopy(model)
     mods = dict(out.named_modules())
-    for name, k in zip(report["module"], report["nnz_after"]):
+    for name, k in zip(report["module"], report["nnz_after"], strict=False):
         w = mods[name].weight
         kept = magnitude_prune([w.detach().double().numpy().reshape(w.shape[0], -1)], [int(k)])[0]
         with torch.no_grad():
@@ -167,7 +168,7 @@ def layerwise(method: str):
 
         out = copy.deepcopy(model)
         mods = dict(out.named_modules())
-        for i, (name, k) in enumerate(zip(report["module"], report["nnz_after"])):
+        for i, (name, k) in enumerate(zip(report["module"], report["nnz_after"], strict=False)):
             d = nt.layer_data(out, calibration, max_patches=max_patches, seed=seed)[i]
             if d.module != name:  # pragma: no cover - the report and layer_data list the same layers
                 raise RuntimeError(f"layer {i + 1}: report names {name!r}, layer_data {d.module!r}")
@@ -283,7 +284,7 @@ def _fig_accuracy(table, name: str, folder: Path) -> None:
     from ._output import save_figure
 
     order = {m: i for i, m in enumerate(MODES)}
-    variants = sorted({(m, bool(r)) for m, r in zip(table["mode"], table["refit"])},
+    variants = sorted({(m, bool(r)) for m, r in zip(table["mode"], table["refit"], strict=False)},
                       key=lambda v: (order[v[0]], v[1]))
     fig, axes = plt.subplots(2, len(variants), figsize=(5.6 * len(variants), 8.4), squeeze=False, sharex=True)
     acc0 = table["acc_orig"].iloc[0]
@@ -423,9 +424,10 @@ def run(args) -> None:
 
 def timing(s: Setting, args, net, X, data) -> None:
     """One cascade prune at ε = ``args.timing`` with the defaults of :func:`nettrim.torch.prune`; CPU and wall time."""
-    import nettrim.torch as nt
     import torch
     from threadpoolctl import threadpool_limits
+
+    import nettrim.torch as nt
 
     from ._output import write_table
     from .lenet import lenet_accuracy

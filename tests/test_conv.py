@@ -4,6 +4,7 @@ stated with the convolution itself (CVXPY), sampling, kernel mapping, errors."""
 import cvxpy as cp
 import numpy as np
 import pytest
+
 from nettrim import layer_problem, reference
 from nettrim.conv import (
     DEFAULT_MAX_PATCHES,

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+from torch import nn
+
 import nettrim.torch as nt
 from nettrim.conv import output_columns
 from nettrim.network import REPORT_COLUMNS as NETWORK_COLUMNS
 from nettrim.network import prune_network
-from torch import nn
 
 torch.set_num_threads(1)
 
@@ -75,7 +76,7 @@ def test_proposition_1_per_layer_on_the_sampled_positions(mode, refit):
     hat = nt.layer_data(pruned, x, max_patches=150, seed=3)
     assert [d.X.shape[1] for d in orig] == list(rep["positions_sampled"])
     assert rep["positions_sampled"].iloc[0] == 150 < rep["positions_total"].iloc[0]   # the first conv is sampled
-    for d, dh, (_, row) in zip(orig, hat, rep.iterrows()):
+    for d, dh, (_, row) in zip(orig, hat, rep.iterrows(), strict=False):
         np.testing.assert_array_equal(d.index, dh.index)          # the same sampled positions
         x_in, _ = layer_io(model if mode == "parallel" else pruned, x, d.module)
         with torch.no_grad():
@@ -107,7 +108,7 @@ def test_pruned_modules_reproduce_the_report(mode):
     assert list(rep.columns) == list(nt.REPORT_COLUMNS) and rep["refit"].all()
     assert list(rep.columns[:len(NETWORK_COLUMNS)]) == list(NETWORK_COLUMNS)
     data = nt.layer_data(model, x, max_patches=100)
-    for d, (_, row) in zip(data, rep.iterrows()):
+    for d, (_, row) in zip(data, rep.iterrows(), strict=False):
         relu = d.activation == "relu"
         _, y = layer_io(model, x, d.module)
         _, yh = layer_io(pruned, x, d.module)
@@ -120,7 +121,8 @@ def test_pruned_modules_reproduce_the_report(mode):
             z = dict(pruned.named_modules())[d.module](x_in)
         Z = columns(z, None)
         Z = np.maximum(Z, 0) if relu else Z
-        assert np.linalg.norm(Z - Y) / np.linalg.norm(Y) == pytest.approx(row["layer_rel_error_all"], rel=1e-4, abs=1e-6)
+        rel = np.linalg.norm(Z - Y) / np.linalg.norm(Y)
+        assert rel == pytest.approx(row["layer_rel_error_all"], rel=1e-4, abs=1e-6)
         Zs = columns(z, d.index)
         Zs = np.maximum(Zs, 0) if relu else Zs
         # the target is the original model's output in both modes
@@ -157,11 +159,11 @@ def test_linear_model_matches_prune_network():
     without the refit."""
     rng = np.random.default_rng(0)
     sizes = (6, 12, 8, 3)
-    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
     bs = [0.1 * rng.standard_normal(b) for b in sizes[1:]]
     X = rng.standard_normal((60, sizes[0]))
     mods = []
-    for i, (W, b) in enumerate(zip(Ws, bs)):
+    for i, (W, b) in enumerate(zip(Ws, bs, strict=False)):
         lin = nn.Linear(*W.shape).double()
         with torch.no_grad():
             lin.weight.copy_(torch.as_tensor(W.T))
@@ -181,11 +183,11 @@ def test_density_target_is_met_as_in_prune_network():
     found is the one prune_network finds on the same MLP, and every layer still meets that ε."""
     rng = np.random.default_rng(3)
     sizes = (10, 30, 20, 4)
-    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:])]
+    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
     bs = [0.1 * rng.standard_normal(b) for b in sizes[1:]]
     X = rng.standard_normal((200, sizes[0]))
     mods = []
-    for i, (W, b) in enumerate(zip(Ws, bs)):
+    for i, (W, b) in enumerate(zip(Ws, bs, strict=False)):
         lin = nn.Linear(*W.shape).double()
         with torch.no_grad():
             lin.weight.copy_(torch.as_tensor(W.T))
@@ -256,7 +258,7 @@ def test_custom_forward_chain_and_batches():
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, torch.zeros(10)), batch_size=3)
     b = nt.layer_data(model, loader, max_patches=80)
     assert [d.activation for d in a] == ["relu", "relu", "linear"]
-    for da, db in zip(a, b):
+    for da, db in zip(a, b, strict=False):
         np.testing.assert_array_equal(da.X, db.X)
         np.testing.assert_array_equal(da.index, db.index)
     _, r1 = prune_quiet(model, x, epsilon=0.1, refit=False, max_patches=80)

@@ -53,7 +53,7 @@ def test_training_is_seeded_and_cached(tmp_path):
     b = lenet.get_lenet(data, seed=1, epochs=1, cache_dir=tmp_path)   # loaded
     c = lenet.get_lenet(data, seed=1, epochs=1)                      # trained again, same seed
     for (k, v), (_, w), (_, u) in zip(a.model.state_dict().items(), b.model.state_dict().items(),
-                                      c.model.state_dict().items()):
+                                      c.model.state_dict().items(), strict=False):
         assert torch.equal(v, w) and torch.equal(v, u), k
     assert a.test_accuracy == b.test_accuracy == lenet.lenet_accuracy(b.model, data.X_test, data.y_test)
     with pytest.raises(ValueError, match="28×28"):
@@ -76,7 +76,7 @@ def test_prune_lenet_experiment_runs_and_resumes(tmp_path, monkeypatch, capsys):
 
     df = pd.read_csv(tmp_path / "out" / "prune-lenet-test.csv")
     assert len(df) == 3 * 5 and set(df["mode"]) == {"parallel", "cascade"}   # cascade with and without refit
-    assert set(zip(df["mode"], df["refit"])) == set(prune_lenet.REFIT_CHOICES["both"])
+    assert set(zip(df["mode"], df["refit"], strict=False)) == set(prune_lenet.REFIT_CHOICES["both"])
     assert {"acc_magnitude", "acc_sparsegpt", "acc_wanda"} <= set(df.columns)
     # every layer meets its program (Proposition 1 on the sampled positions, up to the solver's violation)
     assert (df["layer_rel_error"] <= df["epsilon_rel"] + df["violation"] + 1e-9).all()

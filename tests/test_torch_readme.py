@@ -126,7 +126,8 @@ def test_snippet_result_meets_its_programs(run):
                for m in model.modules() if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d)))
     # the layer errors of the report are those of the pruned modules on the same program columns
     calib = X[:1300][:500]
-    for d, dh, (_, row) in zip(nt.layer_data(model, calib), nt.layer_data(pruned, calib), report.iterrows()):
+    pairs = zip(nt.layer_data(model, calib), nt.layer_data(pruned, calib), report.iterrows(), strict=True)
+    for d, dh, (_, row) in pairs:
         Zh = dh.U.T @ d.X                       # the pruned layer on the original signal (parallel mode)
         Yh = np.maximum(Zh, 0) if d.activation == "relu" else Zh
         err = np.linalg.norm(Yh - d.Y) / np.linalg.norm(d.Y)
