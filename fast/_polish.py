@@ -554,8 +554,10 @@ def _cho_regularized(K):
 def polish_equality(X, Y, V, ball, W2t, y1, weights_t, accept, *, active_tol=1e-6, dual_tol=1e-3, rounds=3):
     r"""Active-set polish of the ε = 0 program (a linear program); None when it does not certify.
 
-    For each neuron m, with support S of the sparse iterate and rows R = Ω_m ∪ {active inequalities}
-    (within ``active_tol``·max|Y| of the bound, or with an ADMM multiplier above ``dual_tol`` times the
+    For each neuron m, with support S of the sparse iterate (and the entries whose ADMM multiplier is
+    within ``dual_tol`` of its bound :math:`|(X\Lambda^\top)_{im}| = c_{im}`; every input when the rows R
+    have rank N, so that they alone fix :math:`u_m`) and rows R = Ω_m ∪ {active inequalities} (within
+    ``active_tol``·max|Y| of the bound, or with an ADMM multiplier above ``dual_tol`` times the
     largest), the least-norm correction δ with :math:`X_{S,R}^\top(w_S + \delta) = t_R` (t = Y on Ω, V on
     the active rows) moves w onto the face ADMM has identified; inequalities it breaks join R (a few
     rounds). Stationarity on the support, :math:`(X\Lambda^\top)_S = -c_S\circ\mathrm{sign}(w_S)`, gives the
@@ -568,11 +570,25 @@ def polish_equality(X, Y, V, ball, W2t, y1, weights_t, accept, *, active_tol=1e-
     dual = -y1                                           # Λ' ≥ 0 marks active inequalities
     d_tol = dual_tol * max(float(np.max(np.abs(dual))), 1e-300)
     rows = ball | (Z >= V - tol) | (dual > d_tol)
+    # the support: the iterate's, and every entry where the ADMM multiplier is at its bound |XΛᵀ| = c
+    # (an entry of the answer below the soft threshold of an unconverged iterate shows there first)
+    G = np.abs(dual @ X.T)
+    cap = 1.0 if weights_t is None else weights_t
+    support = (W2t != 0) | (G >= (1 - dual_tol) * cap)
+    N = X.shape[0]
     for _ in range(rounds):
         for m in range(Wt.shape[0]):
-            S = np.flatnonzero(W2t[m])
             R = np.flatnonzero(rows[m])
-            if S.size == 0 or R.size == 0:
+            Rb = np.flatnonzero(ball[m])
+            if Rb.size >= N and np.linalg.matrix_rank(X[:, Rb]) == N:
+                R, S = Rb, np.arange(N)                 # the equalities of Ω alone pin u_m
+            elif R.size >= N and np.linalg.matrix_rank(X[:, R]) == N:
+                S = np.arange(N)                        # with the active inequalities they pin u_m
+            else:
+                S = np.flatnonzero(support[m])
+            if R.size == 0:
+                continue
+            if S.size == 0:
                 continue
             A = X[np.ix_(S, R)].T                       # |R|×|S|
             target = np.where(ball[m, R], Y[m, R], V[m, R])
