@@ -17,7 +17,7 @@ import numpy as np
 
 from .data import Dataset
 
-__all__ = ["Model", "get_model", "accuracy"]
+__all__ = ["Model", "get_model", "accuracy", "correct", "predict_classes"]
 
 
 @dataclass
@@ -29,11 +29,28 @@ class Model:
     key: str
 
 
-def accuracy(weights, biases, X, y) -> float:
-    """Test accuracy of the network's argmax prediction."""
+def predict_classes(Z) -> np.ndarray:
+    """Class index per sample from the network's output ``Z`` (P × n_out), as ``MLPClassifier.predict`` does.
+
+    Several outputs (softmax logits): the argmax. One output (a binary classifier, logistic output): class 1
+    where the logit is > 0 (probability > ½), else class 0 — an argmax over one column would always say 0.
+    """
+    Z = np.asarray(Z)
+    if Z.ndim != 2:
+        raise ValueError(f"Z must be 2-D (samples × outputs), got shape {Z.shape}")
+    return (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else np.argmax(Z, axis=1)
+
+
+def correct(weights, biases, X, y) -> np.ndarray:
+    """Per sample: is the network's prediction (:func:`predict_classes`) the label ``y``? (bool array)"""
     from nettrim.network import forward
 
-    return float(np.mean(np.argmax(forward(weights, biases, X), axis=1) == y))
+    return predict_classes(forward(weights, biases, X)) == np.asarray(y)
+
+
+def accuracy(weights, biases, X, y) -> float:
+    """Test accuracy of the network's prediction (:func:`predict_classes`)."""
+    return float(np.mean(correct(weights, biases, X, y)))
 
 
 def _key(data: Dataset, hidden, seed: int, max_iter: int) -> str:

@@ -113,7 +113,8 @@ def run_cell(N: int, s: int, P: int, trials: tuple[int, int], base_seed: int, pr
             cpu = time.process_time() - cpu0
             err = float(np.linalg.norm(w_hat - w) / np.linalg.norm(w)) if np.all(np.isfinite(w_hat)) else math.inf
             rows.append(dict(program=program, solver=solver, N=N, s=s, P=P, trial=trial, seed=seed,
-                             success=bool(err < tol), rel_error=err, n_active=n_active, solve_time=seconds, cpu_time=cpu,
+                             success=bool(err < tol), rel_error=err, n_active=n_active, solve_time=seconds,
+                             cpu_time=cpu,
                              status=status, nnz=int(np.count_nonzero(np.abs(w_hat) > 1e-9 * np.abs(w).max()))))
     return rows
 
@@ -173,7 +174,8 @@ def add_arguments(parser) -> None:
                              "(default per N: 20 values up to 0.4 N, e.g. 2:40:2 at N = 100)")
     parser.add_argument("--P", type=grid_type("--P", minimum=1), default=None,
                         help="sample counts, same forms (default per N: 50 values up to 2 N, e.g. 4:200:4)")
-    parser.add_argument("--trials", type=int, default=None, help="trials per (N, s, P) (default 20, 10 for N > 100; --quick: 10)")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="trials per (N, s, P) (default 20, 10 for N > 100; --quick: 10)")
     parser.add_argument("--programs", type=lambda t: t.split(","), default=None,
                         help=f"comma list out of {','.join(PROGRAMS)} (default: all; with --solver fast: nettrim)")
     parser.add_argument("--solver", choices=("highs", "fast"), default="highs",
@@ -183,8 +185,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> None:
-    from . import plots
-
     quick = bool(args.quick)
     N_values = args.N or ([50] if quick else [50, 100, 200])
     trials = args.trials if args.trials is not None else (lambda N: default_trials(N, quick))
@@ -234,7 +234,8 @@ def compare_with_exact(fast: pd.DataFrame, exact_csv) -> pd.DataFrame | None:
     print(f"  ADMM vs exact LP on {len(both)} common instances: {len(bad)} disagreement(s) in success "
           f"(ADMM threshold {FAST_TOL:g}, LP threshold {EXACT_TOL:g})")
     for _, r in bad.iterrows():
-        print(f"    {r['program']} N={r['N']} s={r['s']} P={r['P']} trial={r['trial']}: ADMM error {r['rel_error']:.1e} "
+        print(f"    {r['program']} N={r['N']} s={r['s']} P={r['P']} trial={r['trial']}: "
+              f"ADMM error {r['rel_error']:.1e} "
               f"({r['status']}), LP error {r['rel_error_exact']:.1e}")
     return both
 
@@ -274,8 +275,9 @@ def p50_table(df: pd.DataFrame, replicates: int = 400, seed: int = 0) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def markdown_p50(tab: pd.DataFrame) -> str:
-    """The P_50 table in Markdown: one row per (N, s), the three programs side by side."""
+def p50_display(tab: pd.DataFrame) -> pd.DataFrame:
+    """The P_50 table as shown in Markdown: one row per (N, s), the three programs side by side, cells
+    "P_50 ± SE" (or "< grid"/"> grid" when the curve does not cross ½ on the grid)."""
     def cell(r):
         if not len(r):
             return ""
@@ -284,40 +286,50 @@ def markdown_p50(tab: pd.DataFrame) -> str:
             return {"below": "< grid", "above": "> grid"}.get(r["censored"], "n/a")
         return f"{r['P50']:.1f} ± {r['se']:.1f}" if np.isfinite(r["se"]) else f"{r['P50']:.1f}"
 
-    lines = ["| N | s | δ (MC) | δ (ψ) | P_50 bp | 2δ | P_50 nettrim | P_50 bp_active | mixture, probit on grid |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = []
     for (N, s), g in tab.groupby(["N", "s"], sort=True):
         r0 = g.iloc[0]
         nt = g[g.program == "nettrim"] if (g.program == "nettrim").any() else g[g.program == "bp_active"]
-        model = f"{nt['predicted_probit'].iloc[0]:.1f}" if len(nt) else ""
-        lines.append(f"| {N} | {s} | {r0['delta_mc']:.1f} | {r0['delta_psi']:.1f} | {cell(g[g.program == 'bp'])} | "
-                     f"{2 * r0['delta_mc']:.1f} | {cell(g[g.program == 'nettrim'])} | "
-                     f"{cell(g[g.program == 'bp_active'])} | {model} |")
-    return "\n".join(lines) + "\n"
+        rows.append({"N": N, "s": s, "δ (MC)": f"{r0['delta_mc']:.1f}", "δ (ψ)": f"{r0['delta_psi']:.1f}",
+                     "P_50 bp": cell(g[g.program == "bp"]), "2δ": f"{2 * r0['delta_mc']:.1f}",
+                     "P_50 nettrim": cell(g[g.program == "nettrim"]),
+                     "P_50 bp_active": cell(g[g.program == "bp_active"]),
+                     "mixture, probit on grid": f"{nt['predicted_probit'].iloc[0]:.1f}" if len(nt) else ""})
+    columns = ["N", "s", "δ (MC)", "δ (ψ)", "P_50 bp", "2δ", "P_50 nettrim", "P_50 bp_active",
+               "mixture, probit on grid"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def markdown_p50(tab: pd.DataFrame) -> str:
+    """The P_50 table in Markdown (:func:`p50_display`, right-aligned)."""
+    from ._output import markdown_table
+
+    return markdown_table(p50_display(tab), align="right")
 
 
 def summarize(df: pd.DataFrame, figures, *, suffix: str = "", replicates: int = 400, seed: int = 0,
               quick: bool = False) -> pd.DataFrame:
     """Print the P_50 table and the agreement count; write the table (CSV + Markdown) and the figures."""
     from . import plots
+    from ._output import write_table
 
-    figures.mkdir(parents=True, exist_ok=True)
     tab = p50_table(df, replicates=replicates, seed=seed)
     tag = "_quick" if quick else ""
-    tab.to_csv(figures / f"phase_transition_p50{suffix}{tag}.csv", index=False, float_format="%.4g")
-    md = markdown_p50(tab)
-    (figures / f"phase_transition_p50{suffix}{tag}.md").write_text(
-        "P_50 (probit fit of the success rates over P, ± bootstrap standard error) against δ(s, N) and the "
-        "binomial-mixture prediction (the same probit fit applied to the predicted curve on the same P grid)\n\n" + md)
-    print(md)
+    write_table(tab, figures, f"phase_transition_p50{suffix}{tag}", csv_float_format="%.4g",
+                display=p50_display(tab), align="right",
+                caption="P_50 (probit fit of the success rates over P, ± bootstrap standard error) against "
+                        "δ(s, N) and the binomial-mixture prediction (the same probit fit applied to the "
+                        "predicted curve on the same P grid)")
+    print(markdown_p50(tab))
     for program in sorted(tab["program"].unique()):
         t = tab[(tab.program == program) & np.isfinite(tab.z)]
         if len(t):
             label = t["predicted_label"].iloc[0]
             d = t.P50 - t.predicted
+            se = d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
             print(f"  {program}: P_50 within 2 bootstrap SE of {label} for {int(t.within_2se.sum())}/{len(t)} (N, s), "
                   f"of the probit fit of the predicted curve for {int(t.within_2se_probit.sum())}/{len(t)}; "
-                  f"mean (P_50 - {label}) = {d.mean():+.2f} ± {d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan:.2f}, "
+                  f"mean (P_50 - {label}) = {d.mean():+.2f} ± {se:.2f}, "
                   f"mean (P_50 - predicted probit) = {(t.P50 - t.predicted_probit).mean():+.2f}")
     if {"nettrim", "bp_active"} <= set(df["program"]):
         bad, total = agreement(df)

@@ -7,30 +7,38 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.patheffects as pe  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from . import theory  # noqa: E402
+from ._output import DPI, save_figure  # noqa: E402,F401  (DPI re-exported for callers of the old module)
 
-__all__ = ["phase_transition_figures", "cross_check_figures", "save"]
+__all__ = ["phase_transition_figures", "heatmap_figure", "curves_figure", "p50_plot", "cross_check_figures",
+           "integer_ticks", "save", "SUCCESS_CMAP"]
 
-#: PNG resolution: sharp on screen, ~100–200 kB per figure
-DPI = 130
 TITLES = {"nettrim": "Net-Trim (ε = 0, ReLU)", "bp": "basis pursuit, all P samples",
           "bp_active": "basis pursuit, active samples only"}
 COLORS = {"nettrim": "C0", "bp": "C3", "bp_active": "C2"}
+#: success-rate colour map: perceptually uniform, and both ends (0 = dark violet, 1 = yellow) stand out
+#: against the white background (a grey map draws success = 1 as white, i.e. as no data)
+SUCCESS_CMAP = "viridis"
+#: theory curves drawn over the heat map: white with a dark outline, visible on both ends of the map
+_OUTLINE = [pe.Stroke(linewidth=3.6, foreground="black"), pe.Normal()]
+
+#: the old name of :func:`nettrim.experiments._output.save_figure` (cross_check.py imports it)
+save = save_figure
 
 
-def save(fig, folder: Path, name: str) -> list[Path]:
-    """Write ``name``.png and ``name``.pdf into ``folder``; close the figure."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{name}.png", folder / f"{name}.pdf"]
-    fig.savefig(paths[0], dpi=DPI, bbox_inches="tight")
-    fig.savefig(paths[1], bbox_inches="tight")
-    plt.close(fig)
-    return paths
+def integer_ticks(ax, axis: str = "both") -> None:
+    """Integer-valued ticks on ``axis`` ("x", "y" or "both") for counts such as s and P, in steps of
+    1, 2 or 5 times a power of ten (never 2.5, 7.5)."""
+    if axis in ("x", "both"):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    if axis in ("y", "both"):
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def _edges(v: np.ndarray) -> np.ndarray:
@@ -40,6 +48,15 @@ def _edges(v: np.ndarray) -> np.ndarray:
         return np.array([v[0] - 0.5, v[0] + 0.5])
     mid = (v[1:] + v[:-1]) / 2
     return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
+
+
+def _solver_note(df: pd.DataFrame) -> str:
+    """A second title line for rows of ``--solver fast`` (the default exact LP needs no note)."""
+    if "solver" in df and (df["solver"] == "fast").all():
+        from .phase_transition import FAST_TOL
+
+        return f"\nsolved by the ADMM of nettrim.fast; success at relative error < {FAST_TOL:g}"
+    return ""
 
 
 def _delta_curve(N: int, s_values) -> tuple[np.ndarray, np.ndarray]:
@@ -58,38 +75,57 @@ def phase_transition_figures(df: pd.DataFrame, tab: pd.DataFrame, folder: Path, 
     return paths
 
 
-def heatmaps(df: pd.DataFrame, N: int, folder: Path, suffix: str = "") -> list[Path]:
+def heatmap_figure(df: pd.DataFrame, N: int):
+    """Success rate over the (s, P) grid, one panel per program, with P = δ, P = 2δ and the empirical 50 %
+    contour; success from 0 (dark violet) to 1 (yellow) on :data:`SUCCESS_CMAP` with a colour bar."""
     programs = [p for p in ("nettrim", "bp_active", "bp") if p in set(df["program"])]
     rate = df.groupby(["program", "s", "P"])["success"].mean()
     trials = int(df.groupby(["program", "s", "P"]).size().min())
     s_vals = np.sort(df["s"].unique())
     p_vals = np.sort(df["P"].unique())
     s_th, d_th = _delta_curve(N, s_vals)
-    fig, axes = plt.subplots(1, len(programs), figsize=(4.6 * len(programs), 4.2), sharey=True,
-                             squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(1, len(programs), figsize=(4.6 * len(programs), 4.6), sharey=True,
+                             squeeze=False, layout="constrained")
+    contour = False
     for ax, program in zip(axes[0], programs):
         grid = rate[program].unstack("s").reindex(index=p_vals, columns=s_vals).to_numpy()
-        mesh = ax.pcolormesh(_edges(s_vals), _edges(p_vals), grid, cmap="Greys_r", vmin=0, vmax=1, shading="flat")
-        ax.plot(s_th, 2 * d_th, color="C1", lw=2, label="P = 2δ(s, N)")
-        ax.plot(s_th, d_th, color="C0", lw=2, ls="--", label="P = δ(s, N)")
+        mesh = ax.pcolormesh(_edges(s_vals), _edges(p_vals), grid, cmap=SUCCESS_CMAP, vmin=0, vmax=1,
+                             shading="flat")
+        ax.plot(s_th, 2 * d_th, color="white", lw=2, path_effects=_OUTLINE, label="P = 2δ(s, N)")
+        ax.plot(s_th, d_th, color="white", lw=2, ls=(0, (4, 2)), path_effects=_OUTLINE, label="P = δ(s, N)")
         if len(s_vals) > 1 and len(p_vals) > 1 and np.nanmin(grid) < 0.5 < np.nanmax(grid):
-            ax.contour(s_vals, p_vals, grid, levels=[0.5], colors="C3", linewidths=1.5)
-            ax.plot([], [], color="C3", lw=1.5, label="empirical 50 %")  # legend entry for the contour
+            ax.contour(s_vals, p_vals, grid, levels=[0.5], colors="C3", linewidths=1.6)
+            contour = True
         ax.set_title(TITLES[program], fontsize=10)
         ax.set_xlabel("sparsity s")
-        ax.set_ylim(p_vals[0] - 0.5 * (p_vals[1] - p_vals[0] if len(p_vals) > 1 else 1), _edges(p_vals)[-1])
+        ax.set_xlim(_edges(s_vals)[[0, -1]])
+        ax.set_ylim(_edges(p_vals)[[0, -1]])
+        integer_ticks(ax)
+        if len(s_vals) <= 8:   # a coarse grid: one tick per column, at the measured sparsities
+            ax.set_xticks(s_vals)
     axes[0][0].set_ylabel("samples P")
-    axes[0][0].legend(loc="upper left", fontsize=8, framealpha=0.9)
-    fig.colorbar(mesh, ax=axes[0].tolist(), label="success rate", shrink=0.9)
-    fig.suptitle(f"Exact recovery of an s-sparse neuron, N = {N} ({trials} trials per cell)")
-    return save(fig, folder, f"phase_transition_heatmap_N{N}{suffix}")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    if contour:  # a legend entry for the contour lines
+        handles.append(plt.Line2D([], [], color="C3", lw=1.6))
+        labels.append("measured 50 % success")
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(handles), fontsize=9, frameon=False)
+    cbar = fig.colorbar(mesh, ax=axes[0].tolist(), shrink=0.9, ticks=np.linspace(0, 1, 5))
+    cbar.set_label("success rate (fraction of trials)")
+    fig.suptitle(f"Exact recovery of an s-sparse neuron, N = {N} ({trials} trials per cell){_solver_note(df)}")
+    return fig
 
 
-def success_curves(df: pd.DataFrame, N: int, folder: Path, suffix: str = "", n_panels: int = 4) -> list[Path]:
+def heatmaps(df: pd.DataFrame, N: int, folder: Path, suffix: str = "") -> list[Path]:
+    """Write :func:`heatmap_figure` as ``phase_transition_heatmap_N{N}{suffix}``."""
+    return save_figure(heatmap_figure(df, N), folder, f"phase_transition_heatmap_N{N}{suffix}")
+
+
+def curves_figure(df: pd.DataFrame, N: int, n_panels: int = 4):
+    """Success rate against P at up to ``n_panels`` sparsities, measured (± binomial SE) and predicted."""
     s_vals = np.sort(df["s"].unique())
     pick = s_vals[np.unique(np.linspace(0, len(s_vals) - 1, min(n_panels, len(s_vals))).round().astype(int))]
-    fig, axes = plt.subplots(1, len(pick), figsize=(3.6 * len(pick), 3.4), sharey=True, squeeze=False,
-                             constrained_layout=True)
+    fig, axes = plt.subplots(1, len(pick), figsize=(3.6 * len(pick), 3.8), sharey=True, squeeze=False,
+                             layout="constrained")
     for ax, s in zip(axes[0], pick):
         g = df[df["s"] == s]
         d = theory.delta_mc(int(s), N)
@@ -103,18 +139,29 @@ def success_curves(df: pd.DataFrame, N: int, folder: Path, suffix: str = "", n_p
             err = np.sqrt(agg["mean"] * (1 - agg["mean"]) / agg["count"])
             # nettrim and bp_active coincide trial by trial: big open circles vs small dots keep both visible
             style = dict(fmt="o", ms=7, mfc="none") if program == "nettrim" else dict(fmt="o", ms=3)
-            ax.errorbar(agg.index, agg["mean"], yerr=err, color=COLORS[program], alpha=0.85, label=program, **style)
+            ax.errorbar(agg.index, agg["mean"], yerr=err, color=COLORS[program], alpha=0.85,
+                        label=f"measured: {TITLES[program]}", **style)
         ax.plot(P_fine, theory.p_mixture(P_fine, d, sig), color="k", lw=1.2,
-                label="mixture Σ Bin(M;P,½)·p_BP(M)")
-        ax.plot(P_fine, theory.p_bp(P_fine, d, sig), color="k", lw=1.2, ls="--", label="p_BP(P)")
+                label="predicted, Net-Trim: Σ Bin(M; P, ½)·p_BP(M)")
+        ax.plot(P_fine, theory.p_bp(P_fine, d, sig), color="k", lw=1.2, ls="--",
+                label="predicted, basis pursuit: p_BP(P)")
         ax.axvline(d, color="C0", lw=0.8, ls=":")
         ax.axvline(2 * d, color="C1", lw=0.8, ls=":")
         ax.set_title(f"s = {s}: δ = {d:.1f}, σ_V = {sig:.1f}", fontsize=10)
         ax.set_xlabel("samples P")
+        integer_ticks(ax, "x")
     axes[0][0].set_ylabel("success rate")
-    axes[0][0].legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"Success rate against the predictions (N = {N}; dotted lines: P = δ and P = 2δ)")
-    return save(fig, folder, f"phase_transition_curves_N{N}{suffix}")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    handles += [plt.Line2D([], [], color="C0", lw=0.8, ls=":"), plt.Line2D([], [], color="C1", lw=0.8, ls=":")]
+    labels += ["P = δ", "P = 2δ"]
+    fig.legend(handles, labels, loc="outside lower center", ncol=4, fontsize=8, frameon=False)
+    fig.suptitle(f"Success rate against the predictions (N = {N}){_solver_note(df)}")
+    return fig
+
+
+def success_curves(df: pd.DataFrame, N: int, folder: Path, suffix: str = "", n_panels: int = 4) -> list[Path]:
+    """Write :func:`curves_figure` as ``phase_transition_curves_N{N}{suffix}``."""
+    return save_figure(curves_figure(df, N, n_panels), folder, f"phase_transition_curves_N{N}{suffix}")
 
 
 def fit_slog(tab: pd.DataFrame) -> float:
@@ -124,12 +171,14 @@ def fit_slog(tab: pd.DataFrame) -> float:
     return float((f * t["P50"]).sum() / (f * f).sum()) if len(t) else float("nan")
 
 
-def p50_figure(tab: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
+def p50_plot(tab: pd.DataFrame):
+    """P_50 against s per N with the predictions (one panel per program), and P_50/δ against s/N;
+    None when ``tab`` has neither ``nettrim`` nor ``bp`` rows."""
     programs = [p for p in ("nettrim", "bp") if p in set(tab["program"])]
     if not programs:
-        return []
+        return None
     fig, axes = plt.subplots(1, len(programs) + 1, figsize=(4.8 * (len(programs) + 1), 4.2), squeeze=False,
-                             constrained_layout=True)
+                             layout="constrained")
     axes = axes[0]
     Ns = sorted(tab["N"].unique())
     for ax, program in zip(axes, programs):
@@ -148,6 +197,7 @@ def p50_figure(tab: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
         ax.plot([], [], color="k", lw=1, ls="--", label=f"C·s·log(N/s), C = {C:.2f}")
         ax.set_xlabel("sparsity s")
         ax.set_ylabel("P_50 (probit fit, ± bootstrap SE)")
+        integer_ticks(ax)
         ax.set_title(TITLES[program], fontsize=10)
         ax.legend(fontsize=7)
     ax = axes[-1]
@@ -156,7 +206,8 @@ def p50_figure(tab: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
         for i, N in enumerate(Ns):
             u = t[t["N"] == N].sort_values("s")
             ax.errorbar(u["s"] / N, u["P50"] / u["delta_mc"], yerr=u["se"] / u["delta_mc"],
-                        fmt="o" if program == "nettrim" else "s", ms=3.5, color=f"C{i}", mfc="none" if program == "bp" else None,
+                        fmt="o" if program == "nettrim" else "s", ms=3.5, color=f"C{i}",
+                        mfc="none" if program == "bp" else None,
                         label=f"{program}, N = {N}")
     ax.axhline(2, color="C1", lw=1, label="2 (Net-Trim theory)")
     ax.axhline(1, color="C0", lw=1, ls="--", label="1 (basis pursuit theory)")
@@ -165,7 +216,13 @@ def p50_figure(tab: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
     ax.set_title("P_50 in units of the statistical dimension", fontsize=10)
     ax.legend(fontsize=6.5, ncol=2)
     fig.suptitle("50 % recovery point: Net-Trim needs 2δ samples, basis pursuit δ")
-    return save(fig, folder, f"phase_transition_p50{suffix}")
+    return fig
+
+
+def p50_figure(tab: pd.DataFrame, folder: Path, suffix: str = "") -> list[Path]:
+    """Write :func:`p50_plot` as ``phase_transition_p50{suffix}`` (nothing when it has no panel)."""
+    fig = p50_plot(tab)
+    return [] if fig is None else save_figure(fig, folder, f"phase_transition_p50{suffix}")
 
 
 # ------------------------------------------------------------------------------------------ cross-check
@@ -175,7 +232,7 @@ def cross_check_figures(df: pd.DataFrame, folder: Path, suffix: str = "") -> lis
     solvers = [s for s in ("fast", "CLARABEL", "ECOS", "SCS", "HIGHS") if s in set(df["solver"])]
     markers = {"fast": "o", "CLARABEL": "s", "ECOS": "^", "SCS": "v", "HIGHS": "D"}
     colors = {s: f"C{i}" for i, s in enumerate(("fast", "CLARABEL", "ECOS", "SCS", "HIGHS"))}
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), constrained_layout=True)
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), layout="constrained")
 
     ax = axes[0]
     main = "fast" if "fast" in solvers else next((s for s in ("SCS", "ECOS") if s in solvers), solvers[0])
@@ -225,4 +282,4 @@ def cross_check_figures(df: pd.DataFrame, folder: Path, suffix: str = "") -> lis
     ax.legend(fontsize=8)
     n = df["instance"].nunique()
     fig.suptitle(f"Cross-check of the layer solvers on {n} seeded instances")
-    return save(fig, folder, f"cross_check{suffix}")
+    return save_figure(fig, folder, f"cross_check{suffix}")

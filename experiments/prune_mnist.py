@@ -38,9 +38,7 @@ def setting(args) -> Setting:
                    eps_grid=QUICK_EPS_GRID if quick else EPS_GRID,
                    consistency_eps=(0.1,) if quick else (0.05, 0.2),
                    noise_levels=NOISE_LEVELS, finetune_epochs=ft,
-                   tag=run_tag(args, ft=args.finetune_epochs, calib=args.calib),
-                   # pruning needs ~1e-3 relative accuracy, not 1e-5: the answer's error is set by ε itself
-                   solver_options=dict(eps_abs=1e-4, eps_rel=1e-3, eps_violation=1e-3, max_iter=2000))
+                   tag=run_tag(args, ft=args.finetune_epochs, calib=args.calib))
 
 
 def run(args) -> None:

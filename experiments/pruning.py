@@ -32,7 +32,8 @@ from .data import load_dataset
 from .models import accuracy, get_model
 from .runner import Cell, run_cells
 
-__all__ = ["Setting", "run_setting", "prune_cell", "consistency_cell", "bias_free", "finetune"]
+__all__ = ["Setting", "run_setting", "prune_cell", "consistency_cell", "bias_free", "finetune", "save_pruned",
+           "load_pruned"]
 
 
 @dataclass
@@ -47,6 +48,7 @@ class Setting:
     consistency_eps: tuple
     noise_levels: tuple
     gamma: float = 1.1                   # the paper's γ
+    # passed to prune_network: empty = its defaults (what a user gets); only the tests set anything here
     solver_options: dict = field(default_factory=dict)
     finetune_epochs: int = 0             # 0 = no fine-tuning
     tag: str = "full"
@@ -121,6 +123,32 @@ def finetune(weights, biases, X, y, *, epochs: int, seed: int, lr: float = 1e-3,
     return Ws, bs
 
 
+#: array-name prefixes of the saved pruned networks: weights, biases of Net-Trim and of magnitude pruning
+_SAVED = {"nettrim": ("W", "b"), "magnitude": ("M", "Mb")}
+
+
+def save_pruned(path, nets: dict) -> None:
+    """Save pruned networks ``{"nettrim": (weights, biases), "magnitude": (...)}`` in one ``.npz``.
+
+    Arrays ``W0, W1, ...`` and ``b0, b1, ...`` (Net-Trim), ``M0, ...`` and ``Mb0, ...`` (magnitude): the
+    biases are saved too, because Net-Trim prunes and re-fits the bias row with the weights.
+    """
+    arrays = {}
+    for name, (weights, biases) in nets.items():
+        w, b = _SAVED[name]
+        arrays.update({f"{w}{i}": W for i, W in enumerate(weights)})
+        arrays.update({f"{b}{i}": v for i, v in enumerate(biases)})
+    np.savez(path, **arrays)
+
+
+def load_pruned(path, name: str = "nettrim"):
+    """``(weights, biases)`` of network ``name`` ("nettrim" or "magnitude") from a file of :func:`save_pruned`."""
+    w, b = _SAVED[name]
+    with np.load(path) as z:
+        L = sum(1 for key in z.files if key[len(w):].isdigit() and key.startswith(w))
+        return [z[f"{w}{i}"] for i in range(L)], [z[f"{b}{i}"] for i in range(L)]
+
+
 # ----------------------------------------------------------------------------------------------- cells
 def prune_cell(s: Setting, seed: int, cache_dir: str, weights_dir: str, mode: str, eps: float) -> list[dict]:
     """Prune the model once (``mode``, relative ``eps``); rows: one per layer, then one per noise level."""
@@ -156,7 +184,7 @@ def prune_cell(s: Setting, seed: int, cache_dir: str, weights_dir: str, mode: st
         common["acc_nt_ft"] = common["acc_mag_ft"] = np.nan
     path = Path(weights_dir) / f"{s.dataset}-{s.tag}-{mode}-eps{eps:g}.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **{f"W{i}": W for i, W in enumerate(net.weights)}, **{f"M{i}": W for i, W in enumerate(mag_W)})
+    save_pruned(path, {"nettrim": (net.weights, net.biases), "magnitude": (mag_W, mag_b)})
     rows = []
     for rec in rep.to_dict("records"):
         rows.append(dict(common, kind="layer", r=np.nan, noise_acc_orig=np.nan, noise_acc_nt=np.nan,

@@ -1,6 +1,5 @@
 """phase-transition: grids, cell seeds, the recovery programs, the sweep, P_50 fits, resume and Dask."""
 
-import argparse
 import sys
 
 import numpy as np

@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from nettrim.experiments.data import load_dataset
-from nettrim.experiments.models import accuracy, get_model
-from nettrim.experiments.pruning import (Setting, bias_free, consistency_cell, finetune, prune_cell, run_setting,
-                                         setup)
+from nettrim.experiments.models import accuracy, get_model, predict_classes
+from nettrim.experiments.pruning import (Setting, bias_free, consistency_cell, finetune, load_pruned, prune_cell,
+                                         run_setting, setup)
 from nettrim.network import forward
 
 pytest.importorskip("nettrim.fast")
@@ -56,6 +56,22 @@ def test_model_is_cached_and_reloaded(digits, tmp_path):
     assert [W.shape for W in a.weights] == [(64, 8), (8, 10)]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_accuracy_of_a_binary_classifier_matches_scikit_learn(digits):
+    """One logistic output: class 1 where the logit is > 0 (an argmax over one column always said 0)."""
+    from sklearn.neural_network import MLPClassifier
+
+    pick = np.isin(digits.y_train, (3, 8))
+    X, y = digits.X_train[pick], (digits.y_train[pick] == 8).astype(int)
+    clf = MLPClassifier(hidden_layer_sizes=(8,), max_iter=60, random_state=0).fit(X, y)
+    assert clf.coefs_[-1].shape[1] == 1 and 0.4 < y.mean() < 0.6
+    assert accuracy(clf.coefs_, clf.intercepts_, X, y) == pytest.approx(clf.score(X, y))
+    assert clf.score(X, y) > 0.9
+    multi = MLPClassifier(hidden_layer_sizes=(8,), max_iter=30, random_state=0).fit(digits.X_train, digits.y_train)
+    Z = forward(multi.coefs_, multi.intercepts_, digits.X_test)
+    np.testing.assert_array_equal(predict_classes(Z), multi.predict(digits.X_test))
+
+
 def test_bias_free_form_computes_the_same_function():
     rng = np.random.default_rng(0)
     sizes = (5, 7, 4, 3)
@@ -97,6 +113,13 @@ def test_prune_cell_measurements(tmp_path):
             assert np.count_nonzero(z[f"W{i}"]) == n == np.count_nonzero(z[f"M{i}"])
         kept = sum(np.count_nonzero(z[f"W{i}"]) for i in range(2)) / sum(W.size for W in model.weights)
     assert rows["kept_total"].iloc[0] == pytest.approx(kept)
+    # the saved file (weights and biases) reproduces the cell's accuracies
+    path = tmp_path / "w" / "digits-test-parallel-eps0.1.npz"
+    assert accuracy(*load_pruned(path, "nettrim"), data.X_test, data.y_test) == rows["acc_nt"].iloc[0]
+    assert accuracy(*load_pruned(path, "magnitude"), data.X_test, data.y_test) == rows["acc_mag"].iloc[0]
+    W, b = load_pruned(path)
+    assert len(W) == len(b) == 2 and [v.shape for v in b] == [(16,), (10,)]
+    assert any(not np.array_equal(u, v) for u, v in zip(b, model.biases))  # Net-Trim changed the biases
     # r = 0 is the clean test set
     clean = noise[noise["r"] == 0].iloc[0]
     assert clean["noise_acc_orig"] == pytest.approx(model.test_accuracy)

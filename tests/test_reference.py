@@ -1,9 +1,9 @@
 """The CVXPY/HiGHS reference: feasibility, optimality certificates, agreement, recovery, errors."""
 
+import nettrim
 import numpy as np
 import pytest
 
-import nettrim
 from nettrim import layer_problem, reference
 
 CONIC = ["CLARABEL", "ECOS", "SCS"]
@@ -48,20 +48,20 @@ def test_answer_is_feasible_optimal_certified_and_no_worse_than_the_original(sol
     if activation == "linear":
         Y = W.T @ X
     eps = gain * np.linalg.norm(Y)
-    lp = layer_problem(X, Y, eps, activation=activation)
-    assert lp.violation(W) <= 1e-12  # the original W is feasible for every ε ≥ 0 (V = 0)
+    prob = layer_problem(X, Y, eps, activation=activation)
+    assert prob.violation(W) <= 1e-12  # the original W is feasible for every ε ≥ 0 (V = 0)
     sol = reference.solve(X, Y, eps, activation=activation, solver=solver, **options(solver))
     assert isinstance(sol, nettrim.Solution) and sol.solver == solver
     assert sol.status == "optimal", sol.summary()
     assert sol.W.shape == W.shape
     assert sol.violation <= reference.VIOLATION_TOL
-    assert sol.violation == pytest.approx(lp.violation(sol.W), abs=1e-15)  # recomputed, not copied
+    assert sol.violation == pytest.approx(prob.violation(sol.W), abs=1e-15)  # recomputed, not copied
     assert sol.objective <= np.abs(W).sum() * (1 + 1e-6)
     # Proposition 1: every feasible U has ||σ(UᵀX) − Y||_F ≤ ε (up to the solver's tolerance).
-    assert lp.relu_error(sol.W) <= eps * (1 + 1e-6) + reference.VIOLATION_TOL * np.linalg.norm(Y)
+    assert prob.relu_error(sol.W) <= eps * (1 + 1e-6) + reference.VIOLATION_TOL * np.linalg.norm(Y)
     # duality gap from the solver's multipliers through the spec's dual objective
     assert sol.gap is not None and abs(sol.gap) <= 1e-5, sol.summary()
-    assert np.max(np.abs(X @ sol.dual.T)) <= 1 + 1e-12 and np.all(sol.dual[lp.inactive] >= 0)
+    assert np.max(np.abs(X @ sol.dual.T)) <= 1 + 1e-12 and np.all(sol.dual[prob.inactive] >= 0)
 
 
 @pytest.mark.parametrize("activation, gain, P", CASES)
@@ -115,10 +115,10 @@ def test_nonzero_v_moves_the_inactive_bound():
     X, W, Y = relu_layer(seed=5)
     V = 0.3 * np.ones_like(Y)
     sol = reference.solve(X, Y, 0.0, V=V, solver="CLARABEL")
-    lp = layer_problem(X, Y, 0.0, V=V)
+    prob = layer_problem(X, Y, 0.0, V=V)
     assert sol.status == "optimal" and sol.gap <= 1e-5
     Z = sol.W.T @ X
-    assert np.max(Z[lp.inactive] - V[lp.inactive]) <= 1e-6
+    assert np.max(Z[prob.inactive] - V[prob.inactive]) <= 1e-6
     # a looser bound can only help: the optimum is no larger than with V = 0
     assert sol.objective <= reference.solve(X, Y, 0.0, solver="CLARABEL").objective * (1 + 1e-6)
     assert reference.solve(X, Y, 0.0, V=V, solver="HIGHS").objective == pytest.approx(sol.objective, rel=1e-5)
@@ -144,12 +144,12 @@ def test_iteration_limit_is_never_called_optimal():
 
 def test_problem_is_printable_and_solves_to_the_same_optimum():
     X, W, Y = relu_layer(seed=4, N=4, M=2, P=8, bias=False)
-    prob, U = reference.problem(X, Y, 0.1)
+    cvx_problem, U = reference.problem(X, Y, 0.1)
     assert U.shape == W.shape
-    text = str(prob)
+    text = str(cvx_problem)
     assert "minimize" in text and "SOC" in text
-    prob.solve(solver="CLARABEL")
-    assert prob.value == pytest.approx(reference.solve(X, Y, 0.1).objective, rel=1e-6)
+    cvx_problem.solve(solver="CLARABEL")
+    assert cvx_problem.value == pytest.approx(reference.solve(X, Y, 0.1).objective, rel=1e-6)
 
 
 @pytest.mark.parametrize("kwargs, exc, word", [
