@@ -16,17 +16,19 @@ Every instance is named, deterministic in the seed, and returned by :func:`load_
   original output, ε = g·‖Y⁽ℓ⁾‖_F; g = 0 only for the linear last layer, whose equations the original
   weights meet exactly); ``-c<g>``: the program that :func:`nettrim.prune_network` builds for layer ℓ ≥ 2 in
   cascade mode at relative ε = g (its pruned input, V and ε_ℓ from γ = 1.1), recorded from a cascade prune
-  with :data:`nettrim.fast.PRUNING_OPTIONS`. The programs are cached under ``OUT/bench_layers``.
+  at its defaults (:data:`nettrim.fast.PRUNING_OPTIONS`, refit on the support). The programs are cached
+  under ``OUT/bench_layers``.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["GAUSSIAN", "ILL", "real_names", "load_instance", "make_instance", "ill_instance"]
+__all__ = ["GAUSSIAN", "ILL", "ill_instance", "load_instance", "make_instance", "real_names"]
 
 # ---------------------------------------------------------------------------------------------- Gaussian
 #: name -> (N, M, P, activation, gain, s-sparse columns or None)
@@ -94,46 +96,68 @@ def _setting(net: str):
     return module.setting(args)
 
 
-def _programs(out: Path, net: str, seed: int) -> Path:
-    """Build (once) and cache the programs of ``net``; return the cache file."""
+def _save(path: Path, arrays: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+
+
+def _network(out: Path, net: str, seed: int):
+    """The trained (cached) model of ``net`` and its calibration rows."""
+    from .pruning import setup
+
+    _, model, X = setup(_setting(net), seed, str(out / "models"))
+    return model, X
+
+
+def _parallel_programs(out: Path, net: str, seed: int) -> Path:
+    """Build (once) and cache the signals of ``net``: layer ℓ's input (with a row of ones) and output."""
     path = out / "bench_layers" / f"{net}-seed{seed}.npz"
+    if path.exists():
+        return path
+    from nettrim.network import forward
+
+    model, X = _network(out, net, seed)
+    signals = forward(model.weights, model.biases, X, return_all=True)
+    arrays = {}
+    for i in range(len(model.weights)):
+        arrays[f"L{i + 1}_X"] = np.vstack([signals[i].T, np.ones((1, len(X)))])
+        arrays[f"L{i + 1}_Y"] = np.ascontiguousarray(signals[i + 1].T)
+    _save(path, arrays)
+    return path
+
+
+def _cascade_programs(out: Path, net: str, seed: int) -> Path:
+    """Build (once) and cache the cascade programs (input, ε, V of layers ℓ ≥ 2) of ``net``."""
+    path = out / "bench_layers" / f"{net}-seed{seed}-cascade.npz"
     if path.exists():
         return path
     from unittest import mock
 
     import nettrim
     import nettrim.fast
-    from nettrim.network import forward
 
-    from .pruning import setup
-
-    _, model, X = setup(_setting(net), seed, str(out / "models"))
+    model, X = _network(out, net, seed)
     arrays = {}
-    signals = forward(model.weights, model.biases, X, return_all=True)
-    for i in range(len(model.weights)):
-        arrays[f"L{i + 1}_X"] = np.vstack([signals[i].T, np.ones((1, len(X)))])
-        arrays[f"L{i + 1}_Y"] = np.ascontiguousarray(signals[i + 1].T)
     solve = nettrim.fast.solve
     for gain in CASCADE_GAINS:
         recorded = []
 
-        def record(Xc, Yc, eps, **options):
-            recorded.append((np.array(Xc), float(eps), None if options.get("V") is None else np.array(options["V"])))
+        @functools.wraps(solve)       # the pruner reads the solver's signature to check its options
+        def record(Xc, Yc, eps, _recorded=recorded, **options):
+            _recorded.append((np.array(Xc), float(eps), None if options.get("V") is None else np.array(options["V"])))
             return solve(Xc, Yc, eps, **options)
 
         # the programs prune_network itself builds: its layer solver is wrapped, nothing is restated here
         with mock.patch.object(nettrim.fast, "solve", record):
-            nettrim.prune_network(model.weights, model.biases, X, epsilon=gain, mode="cascade", solver="fast",
-                                  **nettrim.fast.PRUNING_OPTIONS)
+            nettrim.prune_network(model.weights, model.biases, X, epsilon=gain, mode="cascade", solver="fast")
         for i, (Xc, eps, V) in enumerate(recorded[1:], start=2):
             arrays[f"L{i}_c{gain:g}_X"] = Xc
             arrays[f"L{i}_c{gain:g}_eps"] = np.array(eps)
             if V is not None:
                 arrays[f"L{i}_c{gain:g}_V"] = V
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(path)
+    _save(path, arrays)
     return path
 
 
@@ -142,11 +166,12 @@ def real_instance(name: str, out, seed: int = 0):
     net, layer, kind = name.split("-")
     i = int(layer[1:])
     act = "linear" if i == 3 else "relu"         # the last layer of both networks is the linear logits
-    with np.load(_programs(Path(out), net, seed)) as z:
-        Y = z[f"L{i}_Y"]
-        if kind[0] == "e":
-            return z[f"L{i}_X"], Y, float(kind[1:]) * float(np.linalg.norm(Y)), act, None
-        key = f"L{i}_{kind}"
+    with np.load(_parallel_programs(Path(out), net, seed)) as z:
+        X, Y = z[f"L{i}_X"], z[f"L{i}_Y"]
+    if kind[0] == "e":
+        return X, Y, float(kind[1:]) * float(np.linalg.norm(Y)), act, None
+    key = f"L{i}_{kind}"
+    with np.load(_cascade_programs(Path(out), net, seed)) as z:
         V = z[f"{key}_V"] if f"{key}_V" in z.files else None
         return z[f"{key}_X"], Y, float(z[f"{key}_eps"]), act, V
 
