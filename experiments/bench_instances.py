@@ -77,12 +77,13 @@ PARALLEL_GAINS = (0.02, 0.05, 0.1, 0.2)
 CASCADE_GAINS = (0.05, 0.2)
 
 
-def real_names(nets=NETS) -> list[str]:
-    """Names of the trained-layer instances of ``nets``, in benchmark order."""
+def real_names(nets=NETS, gains=PARALLEL_GAINS, cascade_gains=CASCADE_GAINS) -> list[str]:
+    """Names of the trained-layer instances of ``nets`` (parallel programs at ``gains``, cascade programs at
+    ``cascade_gains``, the linear last layer at ε = 0), in benchmark order."""
     names = []
     for net in nets:
-        names += [f"{net}-L{layer}-e{g:g}" for layer in (1, 2, 3) for g in PARALLEL_GAINS]
-        names += [f"{net}-L{layer}-c{g:g}" for layer in (2, 3) for g in CASCADE_GAINS]
+        names += [f"{net}-L{layer}-e{g:g}" for layer in (1, 2, 3) for g in gains]
+        names += [f"{net}-L{layer}-c{g:g}" for layer in (2, 3) for g in cascade_gains]
         names.append(f"{net}-L3-e0")
     return names
 
@@ -128,9 +129,9 @@ def _parallel_programs(out: Path, net: str, seed: int) -> Path:
     return path
 
 
-def _cascade_programs(out: Path, net: str, seed: int) -> Path:
-    """Build (once) and cache the cascade programs (input, ε, V of layers ℓ ≥ 2) of ``net``."""
-    path = out / "bench_layers" / f"{net}-seed{seed}-cascade.npz"
+def _cascade_programs(out: Path, net: str, seed: int, gain: float) -> Path:
+    """Build (once) and cache the cascade programs (input, ε, V of layers ℓ ≥ 2) of ``net`` at relative ε ``gain``."""
+    path = out / "bench_layers" / f"{net}-seed{seed}-cascade{gain:g}.npz"
     if path.exists():
         return path
     from unittest import mock
@@ -139,24 +140,23 @@ def _cascade_programs(out: Path, net: str, seed: int) -> Path:
     import nettrim.fast
 
     model, X = _network(out, net, seed)
-    arrays = {}
     solve = nettrim.fast.solve
-    for gain in CASCADE_GAINS:
-        recorded = []
+    recorded = []
 
-        @functools.wraps(solve)       # the pruner reads the solver's signature to check its options
-        def record(Xc, Yc, eps, _recorded=recorded, **options):
-            _recorded.append((np.array(Xc), float(eps), None if options.get("V") is None else np.array(options["V"])))
-            return solve(Xc, Yc, eps, **options)
+    @functools.wraps(solve)           # the pruner reads the solver's signature to check its options
+    def record(Xc, Yc, eps, **options):
+        recorded.append((np.array(Xc), float(eps), None if options.get("V") is None else np.array(options["V"])))
+        return solve(Xc, Yc, eps, **options)
 
-        # the programs prune_network itself builds: its layer solver is wrapped, nothing is restated here
-        with mock.patch.object(nettrim.fast, "solve", record):
-            nettrim.prune_network(model.weights, model.biases, X, epsilon=gain, mode="cascade", solver="fast")
-        for i, (Xc, eps, V) in enumerate(recorded[1:], start=2):
-            arrays[f"L{i}_c{gain:g}_X"] = Xc
-            arrays[f"L{i}_c{gain:g}_eps"] = np.array(eps)
-            if V is not None:
-                arrays[f"L{i}_c{gain:g}_V"] = V
+    # the programs prune_network itself builds: its layer solver is wrapped, nothing is restated here
+    with mock.patch.object(nettrim.fast, "solve", record):
+        nettrim.prune_network(model.weights, model.biases, X, epsilon=gain, mode="cascade", solver="fast")
+    arrays = {}
+    for i, (Xc, eps, V) in enumerate(recorded[1:], start=2):
+        arrays[f"L{i}_X"] = Xc
+        arrays[f"L{i}_eps"] = np.array(eps)
+        if V is not None:
+            arrays[f"L{i}_V"] = V
     _save(path, arrays)
     return path
 
@@ -170,10 +170,9 @@ def real_instance(name: str, out, seed: int = 0):
         X, Y = z[f"L{i}_X"], z[f"L{i}_Y"]
     if kind[0] == "e":
         return X, Y, float(kind[1:]) * float(np.linalg.norm(Y)), act, None
-    key = f"L{i}_{kind}"
-    with np.load(_cascade_programs(Path(out), net, seed)) as z:
-        V = z[f"{key}_V"] if f"{key}_V" in z.files else None
-        return z[f"{key}_X"], Y, float(z[f"{key}_eps"]), act, V
+    with np.load(_cascade_programs(Path(out), net, seed, float(kind[1:]))) as z:
+        V = z[f"L{i}_V"] if f"L{i}_V" in z.files else None
+        return z[f"L{i}_X"], Y, float(z[f"L{i}_eps"]), act, V
 
 
 def load_instance(name: str, out, seed: int = 0):

@@ -12,12 +12,17 @@ from nettrim.solution import GAP_TOL, VIOLATION_TOL
 from .admm import solve
 from .paper import paper_admm
 
-#: Solver options for pruning (what :func:`nettrim.prune_network` passes by default), looser than the
-#: defaults of :func:`solve` (violation ≤ 1e-6, gap ≤ 1e-4) because a pruned layer's error is set by ε
-#: itself: every layer is returned "optimal" only with a recomputed relative violation ≤ 1e-4 (its error
-#: ‖(ÛᵀX − Y)_Ω‖ exceeds ε by at most 1e-4·‖Y‖_F) and a certified relative duality gap ≤ 1e-3 (its ‖Û‖₁ is
-#: within 0.1 % of the optimum). Both are certificates, not residual heuristics; the report of
-#: :func:`nettrim.prune_network` lists each layer's violation and gap.
+#: Solver options for pruning: what :func:`nettrim.prune_network` (and the layer API, :mod:`nettrim.torch`) pass
+#: to :func:`solve` by default. A layer is returned "optimal" only with a recomputed relative violation
+#: ≤ ``eps_violation`` = 1e-4 (its error ‖(ÛᵀX − Y)_Ω‖_F exceeds ε by at most 1e-4·‖Y‖_F, a hundredth of the
+#: smallest ε_gain in use, 0.01) and a certified relative duality gap ≤ ``eps_gap`` = 1e-3 (its ‖Û‖₁ is within
+#: 0.1 % of the optimum, far below the spread of ‖Û‖₁ over the ε grid of a pruning run): the pruning grade
+#: asked of every layer, looser than the defaults of :func:`solve` (1e-6, 1e-4) because a pruned layer's
+#: error is set by ε itself. Both are certificates checked from their definitions, not residual heuristics;
+#: the residual tolerances stay at :func:`solve`'s (they only decide when a certificate is tried). Measured
+#: with ``python -m nettrim.experiments bench-solvers`` (the trained digits and MNIST-5k layers): most
+#: layers end with a polished answer whose gap is far below 1e-3. The report of :func:`nettrim.prune_network`
+#: lists each layer's ``violation`` and ``gap``.
 PRUNING_OPTIONS = {"eps_violation": 1e-4, "eps_gap": 1e-3}
 
 __all__ = ["solve", "paper_admm", "VIOLATION_TOL", "GAP_TOL", "PRUNING_OPTIONS"]
