@@ -372,7 +372,7 @@ def table(df, names=None):
         g = df[df.instance == name].copy()
         anchor = g[g.solver == "ADMM-tight"]["objective"]
         best = float(anchor.iloc[0]) if len(anchor) else np.nan
-        g["rel_obj"] = (g["objective"] - best) / best if best == best and best else np.nan
+        g["rel_obj"] = (g["objective"] - best) / best if np.isfinite(best) and best else np.nan
         parts.append(g)
     out = pd.concat(parts) if parts else df.assign(rel_obj=np.nan)
     return out[list(_COLUMNS)].rename(columns=_COLUMNS)

@@ -154,7 +154,6 @@ class BallPolish:
             return _Face(S, sign, T[:0], z, z, float(y @ y), 0.0, -y, np.zeros_like(y), z, z)
         sig = sign if self.c is None else sign * self.c[m, S]
         H, g = self._normal_equations(m, S)
-        nT = T.size
         Bt = self.X[np.ix_(S, T)]                       # k×|T| (B_mᵀ)
         v = self.V[m, T]
         try:
@@ -436,7 +435,6 @@ class BallPolish:
         S_new, sign_new, T_new = np.zeros(N, dtype=bool), np.zeros(N), np.zeros(P, dtype=bool)
         if C.size == 0:
             return S_new, sign_new, T_new
-        Om = self.omega[m]
         Oc = np.flatnonzero(self.inactive[m])
         H, g = self._normal_equations(m, C)
         sign, active = _lasso_qp(H / t, g / t,
@@ -513,7 +511,7 @@ def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
             return step
 
         def step_of(dd):
-            a, b, dsB, dsp, dsm, dlB, dlp, dlm = dd
+            _, _, dsB, dsp, dsm, dlB, dlp, dlm = dd
             return longest(((sB, dsB), (sp, dsp), (sm, dsm), (lB, dlB), (lp, dlp), (lm, dlm)))
 
         dd = direction(sB * lB, sp * lp, sm * lm)                      # predictor (affine scaling)
