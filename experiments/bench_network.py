@@ -1,14 +1,18 @@
 """``python -m nettrim.experiments bench-network``: what the network pruner's options cost and buy.
 
 On the MNIST-5k network (784-300-100-10, calibrated on the 4,000 training images; ``--quick``: the digits
-64-128-64-10 network on its training split), three groups of whole-network prunes, each timed in CPU
+64-128-64-10 network on its training split), four groups of whole-network prunes, each timed in CPU
 seconds (``time.process_time``, one BLAS thread) beside wall seconds:
 
 * ``density``: ``prune_network(density=d)`` (the ε search) and then one prune at the ε it found, cold
   (warm-started from the original layers only); the ratio of their CPU times is the price of asking for
   a density instead of an ε;
 * ``refit``: cascade prunes at a few ε with the refit on and off (kept, test accuracy, output error);
-* ``reweight``: parallel prunes at one ε with 0, 1, 2 reweighting rounds (kept at equal ε).
+* ``reweight``: parallel prunes at one ε with 0, 1, 2 reweighting rounds (kept at equal ε);
+* ``speed``: the parallel prune at ε = 0.05 with ``jobs=2`` at the defaults (:data:`nettrim.fast.PRUNING_OPTIONS`)
+  and with loose residual tolerances (``eps_abs=1e-4, eps_rel=1e-3``), each layer's iterations, gap and violation
+  (not in the default ``--groups``; with two worker processes, compare wall seconds: CPU seconds count the
+  parent process only).
 
 Rows are written as cells finish (a killed run resumes, :func:`nettrim.experiments.runner.run_cells`);
 the table goes to ``FIGURES/bench_network.{csv,md}`` (``OUT/figures`` unless ``--figures`` says otherwise).
@@ -28,7 +32,7 @@ QUICK = dict(dataset="digits", hidden=(128, 64), density=0.2, refit_eps=(0.05, 0
 
 def add_arguments(parser) -> None:
     parser.add_argument("--groups", default="density,refit,reweight",
-                        help="comma-separated groups to run (density, refit, reweight)")
+                        help="comma-separated groups to run (density, refit, reweight, speed)")
 
 
 def _model(dataset: str, hidden, seed: int, cache_dir: str):
@@ -82,15 +86,29 @@ def reweight_cell(cfg, seed, cache_dir, k):
     return [row]
 
 
+#: the ``speed`` group: (label, solver options) at ε = 0.05, parallel, jobs = 2
+SPEED = (("defaults", {}), ("loose residuals", {"eps_abs": 1e-4, "eps_rel": 1e-3}))
+
+
+def speed_cell(cfg, seed, cache_dir, label):
+    data, model = _model(cfg["dataset"], cfg["hidden"], seed, cache_dir)
+    net, row = _prune(model, data, epsilon=0.05, mode="parallel", jobs=2, **dict(SPEED)[label])
+    rep = net.report
+    row.update(group="speed", mode="parallel", options=label, eps=0.05,
+               layer_iterations="/".join(str(int(i)) for i in rep["iterations"]))
+    return [row]
+
+
 def run(args) -> None:
     from ._output import write_table
     from .runner import Cell, run_cells
 
     cfg = QUICK if args.quick else FULL
     groups = {g.strip() for g in args.groups.split(",") if g.strip()}
-    unknown = groups - {"density", "refit", "reweight"}
+    unknown = groups - {"density", "refit", "reweight", "speed"}
     if unknown:
-        raise SystemExit(f"bench-network: unknown --groups {sorted(unknown)}; choose from density, refit, reweight")
+        raise SystemExit(f"bench-network: unknown --groups {sorted(unknown)}; choose from density, refit, reweight, "
+                         "speed")
     out = Path(args.out)
     cache = str(out / "models")
     tag = f"{cfg['dataset']}-seed{args.seed}"
@@ -103,12 +121,15 @@ def run(args) -> None:
                   for eps in cfg["refit_eps"] for refit in (True, False)]
     if "reweight" in groups:
         cells += [Cell(f"{tag},reweight,k={k}", reweight_cell, (cfg, args.seed, cache, k)) for k in (0, 1, 2)]
+    if "speed" in groups:
+        cells += [Cell(f"{tag},speed,{label}", speed_cell, (cfg, args.seed, cache, label)) for label, _ in SPEED]
     # timings: one cell at a time, whatever --jobs says (the cells would compete for the same cores)
     df = run_cells(cells, out / f"bench_network-{cfg['dataset']}.csv", jobs=1, label="bench-network",
                    progress=args.progress)
-    columns = [c for c in ("group", "mode", "eps", "target", "refit", "reweight", "kept", "acc", "acc_orig",
+    columns = [c for c in ("group", "mode", "eps", "target", "refit", "reweight", "options", "kept", "acc", "acc_orig",
                            "output_rel_error", "cpu_s", "wall_s", "trials", "known_cpu_s", "cpu_ratio", "wall_ratio",
-                           "refit_s", "iterations", "max_gap", "max_violation", "all_optimal") if c in df.columns]
+                           "refit_s", "iterations", "layer_iterations", "max_gap", "max_violation", "all_optimal")
+               if c in df.columns]
     caption = (f"Network pruner on {cfg['dataset']} ({'-'.join(map(str, cfg['hidden']))} hidden): CPU and wall "
                "seconds of whole-network prunes (one BLAS thread); cpu_ratio = density search / one prune at the "
                "epsilon it found.")

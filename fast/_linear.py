@@ -21,6 +21,11 @@ Duals map back as well: for a reduced multiplier :math:`\tilde\Lambda` (M×N),
 has :math:`X\Lambda^\top = \tilde X\tilde\Lambda^\top` (so it is dual-feasible iff :math:`\tilde\Lambda` is)
 and the same dual objective :math:`-\langle\tilde\Lambda,\tilde Y\rangle - \tilde\varepsilon\|\tilde\Lambda\|_F`
 (the coefficient of :math:`Y_\perp` maximizes the original dual objective along that direction).
+
+When :math:`\varepsilon < \|Y_\perp\|_F` no U is feasible, and :math:`\Lambda = -Y_\perp` proves it:
+:math:`X\Lambda^\top = 0` (the rows of :math:`Y_\perp` are orthogonal to the row space of X) and
+:math:`d(\Lambda) = \|Y_\perp\|_F^2 - \varepsilon\|Y_\perp\|_F > 0`, a ray of the dual
+(:meth:`LinearReduction.certificate`).
 """
 
 from __future__ import annotations
@@ -49,6 +54,10 @@ class LinearReduction:
             Lam -= (np.linalg.norm(Lam_r) / self.epsilon) * self.Y_perp
         return Lam
 
+    def certificate(self) -> np.ndarray:
+        """:math:`-Y_\\perp` (M×P): a certificate of infeasibility when ε < ‖Y⊥‖_F (see the module docstring)."""
+        return -self.Y_perp
+
     def reduce_dual(self, Lam: np.ndarray) -> np.ndarray:
         """Map an original multiplier (M×P) to the reduced coordinates (M×N)."""
         return Lam @ self.Q
@@ -60,6 +69,7 @@ def reduce_linear(X: np.ndarray, Y: np.ndarray, epsilon: float) -> LinearReducti
     Yr = Y @ Q
     # ‖Y⊥‖ from Y⊥ itself: ‖Y‖² − ‖YQ‖² would lose everything below ~1e-8·‖Y‖ to cancellation
     Y_perp = Y - Yr @ Q.T
+    Y_perp -= (Y_perp @ Q) @ Q.T    # a second pass ("twice is enough"): Y⊥Q = 0 to round-off of Y⊥, not of Y
     y_perp_norm = float(np.linalg.norm(Y_perp))
     eps_r = float(np.sqrt(max(epsilon ** 2 - y_perp_norm ** 2, 0.0)))
     return LinearReduction(X=np.ascontiguousarray(R.T), Y=Yr, epsilon=eps_r, Q=Q, Y_perp=Y_perp,

@@ -20,6 +20,7 @@ from nettrim.solution import INACCURATE, MAX_ITER, OPTIMAL, Solution
 from nettrim._validation import check_scalar
 
 from ._linalg import CholeskyStep
+from ._ops import paper_scale, soft_threshold
 from ._project import Projector
 from .admm import VIOLATION_TOL
 
@@ -67,16 +68,14 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
         violation, "max_iter" if the limit came first. ``gap`` as in :func:`nettrim.fast.solve`.
     """
     t0 = time.perf_counter()
-    lp = layer_problem(X, Y, epsilon, activation=activation, V=V)
+    prob = layer_problem(X, Y, epsilon, activation=activation, V=V)
     rho = check_scalar(rho, "rho", low=0.0, low_inclusive=False)
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
     eps_violation = check_scalar(eps_violation, "eps_violation", low=0.0)
-    N, M, P = lp.N, lp.M, lp.P
-    # max(XXᵀ) is a diagonal entry (Cauchy–Schwarz), i.e. the largest squared row norm: no N×N Gram needed
-    c0 = 0.3 * np.sqrt(float(np.max(np.einsum("ij,ij->i", lp.X, lp.X))))
-    c0 = c0 if c0 > 0 else 1.0
-    Xs, Ys = lp.X / c0, lp.Y / c0
-    project = Projector(Ys, lp.epsilon / c0, lp.ball if lp.activation == "relu" else None, lp.V / c0)
+    N, M, P = prob.N, prob.M, prob.P
+    c0 = paper_scale(prob.X)
+    Xs, Ys = prob.X / c0, prob.Y / c0
+    project = Projector(Ys, prob.epsilon / c0, prob.ball if prob.activation == "relu" else None, prob.V / c0)
     step = CholeskyStep(Xs)  # the published method always factors XXᵀ + I
     # weights are kept transposed (M×N), the layout of the shared W³-step
     W3t, U2t = np.zeros((M, N)), np.zeros((M, N))
@@ -88,8 +87,7 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     it = 0
     for it in range(1, max_iter + 1):
         W1 = project(T - U1)
-        V2 = W3t - U2t
-        W2t = np.sign(V2) * np.maximum(np.abs(V2) - 1.0 / rho, 0.0)
+        W2t = soft_threshold(W3t - U2t, 1.0 / rho)
         B = W1 + U1
         Ct = W2t + U2t
         W3t_new = step(B, Ct, T_new)
@@ -103,9 +101,9 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
             stopped = True
             break
     W = np.ascontiguousarray(W2t.T)  # W = W' (X and Y were scaled by the same c0)
-    violation = lp.violation(W)
+    violation = prob.violation(W)
     status = (OPTIMAL if violation <= eps_violation else INACCURATE) if stopped else MAX_ITER
-    Lam = lp.project_dual(-rho * U1 / c0)
-    return Solution(W=W, status=status, objective=lp.objective(W), violation=violation,
-                    gap=lp.gap(W, Lam, project=False), iterations=it, solve_time=time.perf_counter() - t0,
+    Lam = prob.project_dual(-rho * U1 / c0)
+    return Solution(W=W, status=status, objective=prob.objective(W), violation=violation,
+                    gap=prob.gap(W, Lam, project=False), iterations=it, solve_time=time.perf_counter() - t0,
                     solver=f"paper-ADMM(rho={rho:g})", dual=Lam, info={"c0": c0, "rho": rho})

@@ -179,7 +179,8 @@ def test_fast_solver_path_and_non_optimal_warning():
         pytest.skip("nettrim.fast.solve not available")
     Ws, bs, X = random_net(9)
     ref = prune_network(Ws, bs, X, epsilon=0.1, solver="reference")
-    net = prune_network(Ws, bs, X, epsilon=0.1, solver="fast", eps_abs=1e-8, eps_rel=1e-7, max_iter=50000)
+    net = prune_network(Ws, bs, X, epsilon=0.1, solver="fast", eps_abs=1e-8, eps_rel=1e-7, max_iter=50000,
+                        eps_gap=1e-6)
     assert (net.report["status"] == "optimal").all()
     # same optimum, same ℓ1 norm
     for Wf, Wr, bf, br in zip(net.weights, ref.weights, net.biases, ref.biases, strict=True):

@@ -83,9 +83,17 @@ def test_common_density_is_reached_with_one_epsilon_for_every_layer(mode, target
 def test_per_layer_densities(mode, targets):
     Ws, bs, X = trained_net(1)
     net = prune_network(Ws, bs, X, density=targets, mode=mode)
-    assert len(net.search) == 3 and all(s.converged for s in net.search)
+    assert len(net.search) == 3
     sizes = net.report["n_in"] * net.report["n_out"]
-    assert (np.abs(net.report["kept"] - targets) <= np.maximum(DENSITY_TOL, 1 / sizes)).all()  # one weight
+    for s, kept, target, size in zip(net.search, net.report["kept"], targets, sizes):
+        if s.converged:
+            assert abs(kept - target) <= max(DENSITY_TOL, 1 / size)  # one weight
+        else:
+            # the kept share jumps over the window at one ε (the ℓ1 optimum there is not unique: exact
+            # solvers may return supports of different sizes): the search must have bracketed that jump
+            below = [t.epsilon for t in s.trials if t.kept < target]
+            above = [t.epsilon for t in s.trials if t.kept > target]
+            assert below and above and min(below) - max(above) <= 1e-2 * min(below)
     if mode == "cascade":  # layers ≥ 2 search ε_ℓ at or above the γ = 1 value: still feasible, still optimal
         assert (net.report["status"] == "optimal").all()
 

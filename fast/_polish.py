@@ -1,0 +1,606 @@
+r"""Active-set polish of the ADMM iterate: the exact optimum on the face the iterate has identified.
+
+ADMM finds the support of the answer long before it converges on it. Once the support :math:`S_m` of
+every neuron, the signs :math:`\sigma_m` on it and the tight inequalities :math:`T_m \subset \Omega^c_m`
+are known, the program restricted to that face is solved exactly.
+
+**ε > 0** (:class:`BallPolish`). On the face the program is
+
+.. math::
+
+    \min \sum_m \sigma_m^\top u_m \quad\text{s.t.}\quad \sum_m \|A_m u_m - y_m\|^2 \le \varepsilon^2,
+    \qquad B_m u_m = v_m ,
+
+with :math:`A_m = (X_{S_m,\Omega_m})^\top`, :math:`B_m = (X_{S_m,T_m})^\top`, :math:`v_m = V_{m,T_m}` and
+:math:`\sigma_m` the signs times the ℓ1 weights. Its KKT conditions share one scalar multiplier for the
+ball: with :math:`t = 1/(2\mu)`,
+
+.. math::
+
+    u_m(t) = u_m^{LS} - t\,K_m\sigma_m, \qquad
+    t^2 = \frac{\varepsilon^2 - \sum_m \|A_m u_m^{LS} - y_m\|^2}{\sum_m \sigma_m^\top K_m \sigma_m},
+
+where :math:`u^{LS}_m` is the least-squares answer subject to :math:`B_m u = v_m` and :math:`K_m` the inverse
+of :math:`A_m^\top A_m` on the null space of :math:`B_m` (the cross term vanishes:
+:math:`A_m K_m \sigma_m \perp A_m u^{LS}_m - y_m`). Both are computed per neuron by the null-space method
+(pivoted QR of :math:`B_m^\top`) and do not depend on t, so they are cached across rounds and attempts.
+The multiplier of the layer program is :math:`\Lambda_{m,\Omega_m} = (A_m u_m - y_m)/t`,
+:math:`\Lambda_{m,T_m} = \nu_m` (the face's equality multipliers), 0 elsewhere; it satisfies
+:math:`(X\Lambda^\top)_{S_m,m} = -\sigma_m` exactly and gives a zero duality gap when the face is the
+optimal one. When it is not, some neuron shows a sign flip, a negative :math:`\nu`, a broken
+inequality off :math:`T_m` or an off-support :math:`|(X\Lambda^\top)_{im}| > c_{im}`; a primal-dual
+active-set round (Hintermüller, Ito & Kunisch, SIAM J. Optim. 13(3), 2003) moves those entries between
+the sets and solves again. Nothing here is trusted: the caller accepts a polished answer only when its
+recomputed violation and the duality gap against this Λ certify it.
+
+**ε = 0** (:func:`polish_equality`): the program is a linear program; on the support and the active rows
+the least-norm correction that meets them with equality, and the least-norm multiplier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve, lstsq, qr, solve_triangular
+
+__all__ = ["BallPolish", "polish_equality"]
+
+# An inequality of Ωᶜ starts in T when its ADMM multiplier exceeds _TIGHT_DUAL times the largest one or
+# the iterate is within _TIGHT_PRIMAL·max|Y| of its bound (on trained layers the multipliers of the true
+# tight set span several decades: the primal test catches the small ones; measured on digits layers).
+_TIGHT_DUAL = 1e-3
+_TIGHT_PRIMAL = 1e-6
+# An inequality counts as tight for the multiplier LP (BallPolish._repair_dual) within this times max|Y| of
+# its bound (the face's own tight rows are met to round-off, ~1e-15).
+_TIGHT_LP = 1e-9
+_DEBUG = False
+# t follows the faces once at most this share of the neurons breaks a condition (BallPolish.__call__).
+_FEW_BAD = 0.02
+# An NNLS residual above this (relative) proves that no multiplier λ ≥ 0 meets the stationarity equalities.
+_NNLS_INFEASIBLE = 1e-6
+# Round-off allowances of the active-set tests (relative to max|Y|, max|Λ| and the ℓ1 weight).
+_ROUND_OFF = 1e-10
+# Rank decisions of the pivoted QR: a diagonal entry below this times the largest one counts as zero.
+_RANK_TOL = 1e-10
+
+
+@dataclass
+class _Face:
+    """The per-neuron quantities of one face (independent of t)."""
+
+    S: np.ndarray          # support (indices into N)
+    sign: np.ndarray       # signs on S (±1)
+    T: np.ndarray          # tight inequalities (indices into P, all in Ωᶜ)
+    u_ls: np.ndarray       # least squares on the face
+    u_s: np.ndarray        # -K σ
+    r2: float              # ‖A u_ls − y‖²
+    q: float               # σᵀ K σ ≥ 0
+    res_ls: np.ndarray     # A u_ls − y  (on Ω_m)
+    a_us: np.ndarray       # A u_s       (on Ω_m)
+    nu_ls: np.ndarray      # equality multipliers of the least-squares solve
+    nu_s: np.ndarray       # ... of the σ solve
+
+
+class BallPolish:
+    """Active-set polish of the ε > 0 program for fixed (normalized) data; caches faces across calls.
+
+    Parameters
+    ----------
+    X, Y, V : ndarray
+        N×P, M×P, M×P (normalized units; V only read on Ωᶜ).
+    ball : ndarray of bool, M×P
+        Ω (every entry for a linear layer).
+    epsilon : float
+    weights_t : ndarray (M×N) or None
+        ℓ1 weights in the transposed layout.
+    """
+
+    def __init__(self, X, Y, V, ball, epsilon, weights_t=None):
+        self.X, self.Y, self.V, self.ball = X, Y, V, ball
+        self.eps2 = float(epsilon) ** 2
+        self.c = weights_t
+        self.inactive = ~ball
+        self.y_max = max(float(np.max(np.abs(Y))), 1e-300)
+        M = Y.shape[0]
+        self.omega = [np.flatnonzero(ball[m]) for m in range(M)]
+        self.omega_c = [np.flatnonzero(~ball[m]) for m in range(M)]
+        self.gram = self.xy = None
+        self.h_cache: dict[int, tuple] = {}
+        self.cache: dict[int, tuple] = {}
+        self.faces_solved = 0
+
+    # ------------------------------------------------------------------ one face
+    def _face(self, m: int, S: np.ndarray, sign: np.ndarray, T: np.ndarray) -> _Face:
+        key = (S.tobytes(), sign.tobytes(), T.tobytes())
+        hit = self.cache.get(m)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        face = self._solve_face(m, S, sign, T)
+        self.cache[m] = (key, face)
+        self.faces_solved += 1
+        return face
+
+    def _normal_equations(self, m, S):
+        r""":math:`A_m^\top A_m = X_{S,\Omega_m}X_{S,\Omega_m}^\top` and :math:`A_m^\top y_m` from the Gram
+        :math:`XX^\top` and :math:`XY^\top` (formed once): :math:`X_{S,\Omega}X_{S,\Omega}^\top =
+        (XX^\top)_{SS} - X_{S,\Omega^c}X_{S,\Omega^c}^\top` costs :math:`|S|^2|\Omega^c_m|` instead of
+        :math:`|S|^2|\Omega_m|`, and :math:`y_m` vanishes off :math:`\Omega_m` (Y = 0 on Ωᶜ of a ReLU layer;
+        Ω is everything for a linear one), so :math:`A_m^\top y_m = (XY^\top)_{S,m}`. The last H of each
+        neuron is kept: a round that changes only T reuses it."""
+        if self.gram is None:
+            self.gram = self.X @ self.X.T
+            self.xy = self.X @ self.Y.T
+        key = S.tobytes()
+        hit = self.h_cache.get(m)
+        if hit is not None and hit[0] == key:
+            return hit[1], self.xy[S, m]
+        Oc = self.omega_c[m]
+        if 2 * Oc.size <= self.X.shape[1]:
+            Xc = self.X[np.ix_(S, Oc)]
+            H = self.gram[np.ix_(S, S)] - Xc @ Xc.T
+        else:
+            A = self.X[np.ix_(S, self.omega[m])]
+            H = A @ A.T
+        self.h_cache[m] = (key, H)
+        return H, self.xy[S, m]
+
+    def _solve_face(self, m, S, sign, T) -> _Face:
+        Om = self.omega[m]
+        y = self.Y[m, Om]
+        k = S.size
+        if k == 0:
+            z = np.zeros(0)
+            return _Face(S, sign, T[:0], z, z, float(y @ y), 0.0, -y, np.zeros_like(y), z, z)
+        sig = sign if self.c is None else sign * self.c[m, S]
+        H, g = self._normal_equations(m, S)
+        Bt = self.X[np.ix_(S, T)]                       # k×|T| (B_mᵀ)
+        v = self.V[m, T]
+        try:
+            u_ls, u_s, nu_ls, nu_s = self._schur(H, g, sig, Bt, v)
+        except LinAlgError:
+            u_ls, u_s, nu_ls, nu_s = self._null_space(H, g, sig, Bt, v)
+        U2 = np.zeros((2, self.X.shape[0]))
+        U2[0, S], U2[1, S] = u_ls, u_s
+        resp = U2 @ self.X                              # A_m u_ls and A_m u_s (2·N·P flops, no gather)
+        res_ls = resp[0, Om] - y
+        a_us = resp[1, Om]
+        return _Face(S, sign, T, u_ls, u_s, float(res_ls @ res_ls), float(-sig @ u_s), res_ls, a_us, nu_ls, nu_s)
+
+    @staticmethod
+    def _schur(H, g, sig, Bt, v):
+        r"""The face's two KKT solves through the Cholesky factor of :math:`H = A_m^\top A_m` (k³/3 flops) and
+        the Schur complement :math:`B_m H^{-1} B_m^\top` (|T|×|T|; |T| is a fraction of k on trained layers):
+        :math:`u = H^{-1}(h - B_m^\top\nu)`, :math:`(B_m H^{-1} B_m^\top)\nu = B_m H^{-1}h - b` for
+        (h, b) = (g, v) and (−σ, 0). Raises LinAlgError when H is singular (then :meth:`_null_space`)."""
+        factor = cho_factor(H, lower=True, check_finite=False)
+        d = np.abs(np.diag(factor[0]))
+        if d.min() <= _RANK_TOL * d.max():
+            raise LinAlgError("H is singular to working precision")
+        Hh = cho_solve(factor, np.column_stack([g, -sig]), check_finite=False)
+        if not Bt.shape[1]:
+            z = np.zeros(0)
+            return Hh[:, 0], Hh[:, 1], z, z
+        HB = cho_solve(factor, Bt, check_finite=False)
+        Sc = Bt.T @ HB
+        rhs = Bt.T @ Hh
+        rhs[:, 0] -= v
+        try:
+            nu = cho_solve(cho_factor(Sc, lower=True, check_finite=False), rhs, check_finite=False)
+        except LinAlgError:
+            # dependent rows of B (coinciding inputs): the least-norm multiplier; clashes show in the checks
+            nu = lstsq(Sc, rhs, cond=1e-12, check_finite=False, lapack_driver="gelsd")[0]
+        u = Hh - HB @ nu
+        return u[:, 0], u[:, 1], nu[:, 0], nu[:, 1]
+
+    @staticmethod
+    def _null_space(H, g, sig, Bt, v):
+        r"""The face's two KKT solves by the null-space method (pivoted QR of :math:`B_m^\top`), for a
+        singular H: :math:`u = u_p + Q_2 z` with :math:`B_m u_p = v`, and :math:`Q_2^\top H Q_2` solved in the
+        least-norm sense when it is singular too (a direction neither A_m nor B_m sees; the checks catch it)."""
+        k, nT = H.shape[0], Bt.shape[1]
+        r, Q1, Q2, u_p = 0, None, None, np.zeros(k)
+        if nT:
+            Q, R, piv = qr(Bt, mode="full", pivoting=True, check_finite=False)
+            d = np.abs(np.diag(R))
+            r = int(np.sum(d > _RANK_TOL * d[0])) if d.size and d[0] > 0 else 0
+            R11 = R[:r, :r]
+            Q1, Q2 = Q[:, :r], Q[:, r:]
+            if r:
+                u_p = Q1 @ solve_triangular(R11, v[piv[:r]], trans="T", check_finite=False)
+        if Q2 is None:
+            Hz, rhs = H, np.column_stack([g, -sig])
+        else:
+            Hz = Q2.T @ (H @ Q2)
+            rhs = Q2.T @ np.column_stack([g - H @ u_p, -sig])
+        if Hz.shape[0]:
+            try:
+                z = cho_solve(cho_factor(Hz, lower=True, check_finite=False), rhs, check_finite=False)
+            except LinAlgError:
+                z = lstsq(Hz, rhs, cond=1e-12, check_finite=False, lapack_driver="gelsd")[0]
+        else:
+            z = np.zeros((0, 2))
+        if Q2 is None:
+            u_ls, u_s = z[:, 0], z[:, 1]
+        else:
+            u_ls, u_s = u_p + Q2 @ z[:, 0], Q2 @ z[:, 1]
+        nu_ls, nu_s = np.zeros(nT), np.zeros(nT)
+        if nT and r:
+            # stationarity on S: A_mᵀ(A_m u − y) + B_mᵀν' = −tσ, solved for the basic ν' through the same QR
+            rr = np.column_stack([g - H @ u_ls, -sig - H @ u_s])
+            basic = solve_triangular(R11, Q1.T @ rr, check_finite=False)
+            nu_ls[piv[:r]] = basic[:, 0]
+            nu_s[piv[:r]] = basic[:, 1]
+        return u_ls, u_s, nu_ls, nu_s
+
+    # ------------------------------------------------------------------ rounds
+    def __call__(self, W2t: np.ndarray, y1: np.ndarray, accept, rounds: int = 12):
+        r"""Polish the sparse iterate W2t (M×N) with the ADMM dual y1 (M×P, Λ' = −y1).
+
+        The neurons are coupled only through t. First t is held at one of two estimates — the value that
+        makes the ball tight on the faces of the iterate, or the ADMM's
+        :math:`t = \varepsilon/\|\Lambda_\Omega\|_F` (from :math:`\Lambda_\Omega = (Z - Y)_\Omega/t` on a
+        tight ball), whichever breaks fewer faces; there every neuron is a separate program, and each one
+        whose face breaks a condition is corrected (active-set rounds, then its exact fixed-t program).
+        Once at most 2 % of the neurons are still wrong, t follows the faces (the value that makes the
+        ball tight on them) from round to round, and each round's pair is offered to ``accept(Wt, y1)``
+        (which recomputes violation and gap). Returns the accepted ``(Wt, y1)`` or None.
+        """
+        inactive = self.inactive
+        M = W2t.shape[0]
+        S_mask = S_first = W2t != 0
+        sign = np.sign(W2t)
+        lam = self._lam_admm = -y1
+        lam_max = float(np.max(lam[inactive])) if inactive.any() else 0.0
+        Z = W2t @ self.X
+        T_mask = inactive & ((Z >= self.V - _TIGHT_PRIMAL * self.y_max)
+                             | ((lam > _TIGHT_DUAL * lam_max) if lam_max > 0 else False))
+        lam_ball = float(np.linalg.norm(lam[self.ball]))
+        t = None
+        strikes = np.zeros(M, dtype=int)
+        for _ in range(rounds):
+            faces = self._faces(S_mask, sign, T_mask)
+            if t is None:
+                # two estimates of t: the value that makes the ball tight on the faces of the iterate, and
+                # the ADMM's ε/‖Λ_Ω‖; the one under which fewer faces break a primal condition is kept
+                candidates = [c for c in (self._t(faces), float(np.sqrt(self.eps2)) / lam_ball if lam_ball > 0
+                                          else None) if c is not None]
+                if not candidates:
+                    return None
+                t = min(candidates, key=lambda c: self._primal_bad(*self._assemble(faces, c)[:1], S_mask, sign,
+                                                                   T_mask).sum())
+            Wt, Lam = self._assemble(faces, t)
+            flags = self._conditions(Wt, Lam, S_mask, sign, T_mask)
+            primal_bad = flags[0]
+            if primal_bad.sum() <= _FEW_BAD * M:
+                # the faces are (nearly) settled: move t to the value that makes the ball tight on them
+                t_new = self._t(faces)
+                if _DEBUG:
+                    print(f"    polish: t {t:.6g} -> {t_new}")
+                if t_new is None:
+                    return None    # the faces cannot make the ball tight: not the optimal face
+                if t_new != t:
+                    t = t_new
+                    Wt, Lam = self._assemble(faces, t)
+                    flags = self._conditions(Wt, Lam, S_mask, sign, T_mask)
+                    primal_bad = flags[0]
+                # (a few faces that still break a condition may cost less than the caller's tolerance)
+                if accept(Wt, -Lam):
+                    return Wt, -Lam
+                if not primal_bad.any():
+                    return None    # a KKT point the caller does not accept: nothing left to move
+            S_mask, sign, T_mask, strikes = self._active_set_round(flags, S_mask, sign, T_mask, strikes, S_first, t)
+        return None
+
+    def _faces(self, S_mask, sign, T_mask):
+        return [self._face(m, np.flatnonzero(S_mask[m]), sign[m, S_mask[m]], np.flatnonzero(T_mask[m]))
+                for m in range(S_mask.shape[0])]
+
+    def _t(self, faces):
+        """t from a tight ball on these faces (None when no t > 0 makes it tight)."""
+        R2 = sum(f.r2 for f in faces)
+        q = sum(f.q for f in faces)
+        if not (q > 0 and self.eps2 > R2):
+            return None
+        return float(np.sqrt((self.eps2 - R2) / q))
+
+    def _assemble(self, faces, t):
+        """Weights (M×N) and multiplier (M×P) of the faces at this t."""
+        M, N = self.Y.shape[0], self.X.shape[0]
+        Wt = np.zeros((M, N))
+        Lam = np.zeros_like(self.Y)
+        for m, f in enumerate(faces):
+            if f.S.size:
+                Wt[m, f.S] = f.u_ls + t * f.u_s
+            Lam[m, self.omega[m]] = f.res_ls / t + f.a_us
+            if f.T.size:
+                Lam[m, f.T] = f.nu_ls / t + f.nu_s
+        return Wt, Lam
+
+    def _primal_bad(self, Wt, S_mask, sign, T_mask):
+        """Neurons whose weights leave their signs or break an inequality (the primal part of _conditions)."""
+        Z = Wt @ self.X
+        tol = _ROUND_OFF * self.y_max
+        return ((S_mask & (np.sign(Wt) != sign)).any(axis=1) | (self.inactive & (Z > self.V + tol)).any(axis=1))
+
+    def _conditions(self, Wt, Lam, S_mask, sign, T_mask):
+        """Optimality conditions neuron by neuron; repairs Λ (in place) where only the multiplier is wrong.
+
+        Returns ``(primal_bad, flips, neg, broken, enter, G)``: a neuron is primal-bad when a weight left its
+        sign or an inequality off T is broken; one whose weights are right but whose multiplier is not (a
+        degenerate face: more tight inequalities than the support pins down, or a dead neuron) gets its
+        multiplier from an LP (:meth:`_repair_dual`), and is primal-bad only if that LP has no solution.
+        """
+        X, V = self.X, self.V
+        Z = Wt @ X
+        G = Lam @ X.T                                       # (XΛᵀ)ᵀ, M×N
+        cap = 1.0 if self.c is None else self.c
+        lam_tol = _ROUND_OFF * max(float(np.max(np.abs(Lam))), 1e-300)
+        flips = S_mask & (np.sign(Wt) != sign)
+        neg = T_mask & (Lam < -lam_tol)
+        broken = self.inactive & ~T_mask & (Z > V + _ROUND_OFF * self.y_max)
+        enter = ~S_mask & (np.abs(G) > cap * (1 + _ROUND_OFF))
+        # a face whose equalities contradict each other (dependent rows of B with different v: inputs
+        # that coincide on S but not their bounds V, as in the cascade scheme) is wrong as well
+        clash = (T_mask & (Z > V + _ROUND_OFF * self.y_max)).any(axis=1)
+        primal_bad = flips.any(axis=1) | broken.any(axis=1) | clash
+        for m in np.flatnonzero(~primal_bad & (neg.any(axis=1) | enter.any(axis=1))):
+            row = self._repair_dual(m, Wt[m], Lam[m], Z[m])
+            if row is None:
+                primal_bad[m] = True
+            else:
+                Lam[m] = row
+                neg[m], enter[m] = False, False
+        if _DEBUG:
+            print(f"    polish: primal_bad={int(primal_bad.sum())} flips={int(flips.sum())} "
+                  f"broken={int(broken.sum())} enter={int(enter.sum())} neg={int(neg.sum())}")
+        return primal_bad, flips, neg, broken, enter, G, clash
+
+    def _active_set_round(self, flags, S_mask, sign, T_mask, strikes, S_first, t):
+        """Move the offending entries of the primal-bad neurons between the sets (Hintermüller et al.);
+        a neuron bad three times in a row gets its face from its exact fixed-t program (:meth:`_neuron_qp`)."""
+        bad, flips, neg, broken, enter, G, clash = flags
+        flips, neg, broken, enter = (f & bad[:, None] for f in (flips, neg, broken, enter))
+        S_mask = (S_mask & ~flips) | enter
+        sign = np.where(enter, -np.sign(G), np.where(S_mask, sign, 0.0))
+        T_mask = (T_mask & ~neg) | broken
+        strikes = np.where(bad, strikes + 1, 0)
+        strikes[clash] = 3                  # nothing to move: which bound binds is for the exact program
+        for m in np.flatnonzero(strikes >= 3):
+            S_mask[m], sign[m], T_mask[m] = self._neuron_qp(m, S_mask[m] | S_first[m], t)
+        return S_mask, sign, T_mask, strikes
+
+    def _repair_dual(self, m, w, lam, z):
+        r"""A multiplier for neuron m that certifies its weights w, or None (then w is not optimal).
+
+        With :math:`\Lambda_{m,\Omega_m}` fixed (the ball's part), find :math:`\lambda \ge 0` on the tight
+        inequalities R (:math:`z \ge V - 10^{-9}\max|Y|`) with :math:`(X\Lambda_m^\top)_S = -c_S\circ
+        \mathrm{sign}(w_S)` and :math:`|(X\Lambda_m^\top)_i| \le c_i` off S: a linear program
+        (``scipy.optimize.linprog``, HiGHS), of least :math:`\sum\lambda`.
+        """
+        from scipy.optimize import linprog, nnls
+
+        X = self.X
+        R = np.flatnonzero(self.inactive[m] & (z >= self.V[m] - _TIGHT_LP * self.y_max))
+        if R.size == 0:
+            return None
+        Om = self.omega[m]
+        g0 = X[:, Om] @ lam[Om]
+        cost = np.ones(X.shape[0]) if self.c is None else self.c[m]
+        S = w != 0
+        XR = X[:, R]
+        A_eq = XR[S] if S.any() else None
+        b_eq = -np.sign(w[S]) * cost[S] - g0[S] if S.any() else None
+        off = ~S
+        if S.any():
+            # first the nonnegative least-squares multiplier of the equalities (cheap), kept when it also
+            # meets the bounds off S
+            lam_R, res = nnls(A_eq, b_eq, maxiter=50 * R.size)
+            if res > _NNLS_INFEASIBLE * max(float(np.linalg.norm(b_eq)), 1.0):
+                return None        # no λ ≥ 0 meets the equalities (NNLS is exact): the weights are wrong
+            g = g0 + XR @ lam_R
+            if res <= _ROUND_OFF * max(float(np.linalg.norm(b_eq)), 1.0) and np.all(np.abs(g[off]) <= cost[off]):
+                return self._row(m, lam, R, lam_R)
+            if R.size <= S.sum() and np.linalg.matrix_rank(A_eq) == R.size:
+                return None        # the equalities fix λ: no other multiplier can meet the bounds off S
+        else:
+            # a dead neuron: the ADMM's own multiplier on R often meets the bounds already
+            lam_R = np.maximum(self._lam_admm[m, R], 0.0)
+            if np.all(np.abs(g0 + XR @ lam_R) <= cost):
+                return self._row(m, lam, R, lam_R)
+        A_ub = np.vstack([XR[off], -XR[off]])
+        b_ub = np.concatenate([cost[off] - g0[off], cost[off] + g0[off]])
+        res = linprog(np.ones(R.size), A_ub=A_ub, b_ub=b_ub, A_eq=A_eq, b_eq=b_eq, bounds=(0, None),
+                      method="highs")
+        if res.status != 0:
+            return None
+        return self._row(m, lam, R, res.x)
+
+    def _row(self, m, lam, R, lam_R):
+        """Neuron m's multiplier: its ball part from ``lam``, ``lam_R`` on the rows R of Ωᶜ, 0 elsewhere."""
+        row = lam.copy()
+        row[self.inactive[m]] = 0.0
+        row[R] = lam_R
+        return row
+
+    def _neuron_qp(self, m, C_row, t):
+        r"""The face of neuron m from its program at fixed t on the candidate inputs C (a convex QP).
+
+        :math:`\min_u \sum_{i\in C} c_i|u_i| + \frac{1}{2t}\|A_m u - y_m\|^2` subject to every
+        inequality of :math:`\Omega^c_m`, solved by :func:`_lasso_qp`: the entries that end nonzero form
+        S (with their signs), the inequalities that end active form T.
+        """
+        C = np.flatnonzero(C_row)
+        N, P = self.X.shape[0], self.Y.shape[1]
+        S_new, sign_new, T_new = np.zeros(N, dtype=bool), np.zeros(N), np.zeros(P, dtype=bool)
+        if C.size == 0:
+            return S_new, sign_new, T_new
+        Oc = np.flatnonzero(self.inactive[m])
+        H, g = self._normal_equations(m, C)
+        sign, active = _lasso_qp(H / t, g / t,
+                                 np.ones(C.size) if self.c is None else self.c[m, C], self.X[np.ix_(C, Oc)].T, self.V[m, Oc])
+        S_new[C] = sign != 0
+        sign_new[C] = sign
+        T_new[Oc[active]] = True
+        return S_new, sign_new, T_new
+
+
+def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
+    r"""Signs and active inequalities of :math:`\min_u c^\top|u| + \frac12 u^\top H u - g^\top u` s.t. :math:`Bu \le v`.
+
+    With :math:`u = u^+ - u^-`, :math:`u^\pm \ge 0` this is a convex QP (H ⪰ 0, small and dense), solved by
+    Mehrotra's predictor-corrector primal-dual interior point method (Nocedal & Wright, *Numerical
+    Optimization*, 2nd ed., §16.6). Its Newton matrix
+    :math:`\begin{bmatrix} M + D^+ & -M \\ -M & M + D^- \end{bmatrix}`, :math:`M = H + B^\top D_B B`, is
+    solved through the k×k system :math:`(M + \mathrm{diag}(1/E))\,\delta = \dots`,
+    :math:`E = 1/D^+ + 1/D^-`, for the net step :math:`\delta = \delta u^+ - \delta u^-`. A bound (or
+    inequality) counts as active when its multiplier exceeds its slack; the run continues until the
+    complementarity is far below the residuals, so that this split is unambiguous. Returns the sign of
+    each entry (0 where both bounds are active) and the active rows of B.
+    """
+    k, n = H.shape[0], B.shape[0]
+    up, um = np.zeros(k), np.zeros(k)
+    sB, sp, sm = np.maximum(v, 1.0), np.ones(k), np.ones(k)
+    lB, lp, lm = np.ones(n), np.ones(k), np.ones(k)
+    m_all = n + 2 * k
+    scale = max(1.0, float(np.abs(cost).max()), float(np.abs(g).max()), float(np.abs(v).max(initial=0.0)))
+    for _ in range(max_iter):
+        u = up - um
+        Hu = H @ u
+        BtlB = B.T @ lB
+        rdp = Hu + cost - g + BtlB - lp
+        rdm = -Hu + cost + g - BtlB - lm
+        rpB = B @ u + sB - v
+        rpp = -up + sp
+        rpm = -um + sm
+        mu = (float(sB @ lB) + float(sp @ lp) + float(sm @ lm)) / m_all
+        res = max(np.linalg.norm(rdp), np.linalg.norm(rdm), np.linalg.norm(rpB), np.linalg.norm(rpp),
+                  np.linalg.norm(rpm))
+        if res <= tol * scale and mu <= 1e-10 * tol * scale:
+            break
+        dB, dp, dm = lB / sB, lp / sp, lm / sm
+        Mmat = H + B.T @ (dB[:, None] * B)                 # the only k²·n product of an iteration
+        dsum = dp + dm
+        K = Mmat.copy()
+        K[np.diag_indices_from(K)] += dp * dm / dsum          # 1/E without forming 1/D (D spans decades)
+        plus = dp >= dm                                        # recover the better-conditioned half first
+        try:
+            factor = _cho_regularized(K)
+        except LinAlgError:
+            break              # the barrier has made K singular to working precision: the iterate is final
+
+        def direction(cB, cp, cm):
+            # right-hand side −r_d + Gᵀ((r_c − λ r_p)/s) of the condensed system, in blocks
+            wB, wp, wm = (cB - lB * rpB) / sB, (cp - lp * rpp) / sp, (cm - lm * rpm) / sm
+            BtwB = B.T @ wB
+            r1, r2 = -rdp + BtwB - wp, -rdm - BtwB - wm
+            d = cho_solve(factor, (r1 * dm - r2 * dp) / dsum, check_finite=False)
+            Md = Mmat @ d
+            a = np.where(plus, (r1 - Md) / np.where(plus, dp, 1.0), 0.0)
+            b = np.where(plus, a - d, (r2 + Md) / np.where(plus, 1.0, dm))
+            a = np.where(plus, a, b + d)
+            dsB, dsp, dsm = -rpB - B @ d, -rpp + a, -rpm + b
+            return (a, b, dsB, dsp, dsm, -(cB + lB * dsB) / sB, -(cp + lp * dsp) / sp, -(cm + lm * dsm) / sm)
+
+        def longest(pairs):
+            step = 1.0
+            for w, dw in pairs:
+                neg = dw < 0
+                if neg.any():
+                    step = min(step, float(np.min(-w[neg] / dw[neg])))
+            return step
+
+        def step_of(dd):
+            _, _, dsB, dsp, dsm, dlB, dlp, dlm = dd
+            return longest(((sB, dsB), (sp, dsp), (sm, dsm), (lB, dlB), (lp, dlp), (lm, dlm)))
+
+        dd = direction(sB * lB, sp * lp, sm * lm)                      # predictor (affine scaling)
+        al = step_of(dd)
+        a, b, dsB, dsp, dsm, dlB, dlp, dlm = dd
+        mu_aff = (float((sB + al * dsB) @ (lB + al * dlB)) + float((sp + al * dsp) @ (lp + al * dlp))
+                  + float((sm + al * dsm) @ (lm + al * dlm))) / m_all
+        sigma_mu = (mu_aff / mu) ** 3 * mu
+        dd = direction(sB * lB + dsB * dlB - sigma_mu, sp * lp + dsp * dlp - sigma_mu,
+                       sm * lm + dsm * dlm - sigma_mu)                  # corrector
+        al = 0.99 * step_of(dd)
+        a, b, dsB, dsp, dsm, dlB, dlp, dlm = dd
+        up += al * a
+        um += al * b
+        sB += al * dsB
+        sp += al * dsp
+        sm += al * dsm
+        lB += al * dlB
+        lp += al * dlp
+        lm += al * dlm
+    free_p, free_m = ~(lp > sp), ~(lm > sm)
+    sign = np.where(free_p & ~free_m, 1.0, np.where(free_m & ~free_p, -1.0, 0.0))
+    return sign, lB > sB
+
+
+def _cho_regularized(K):
+    """Cholesky factor of K ≻ 0, with a diagonal shift of 1e-14, then 1e-10, times its mean diagonal when
+    round-off makes K indefinite (the barrier terms of an interior point method span many decades)."""
+    shift = max(float(np.trace(K)) / K.shape[0], 1e-300)
+    for rel in (0.0, 1e-14, 1e-10):
+        try:
+            return cho_factor(K + rel * shift * np.eye(K.shape[0]) if rel else K, lower=True, check_finite=False)
+        except LinAlgError:
+            continue
+    raise LinAlgError("K is not positive definite even after a diagonal shift")
+
+
+def polish_equality(X, Y, V, ball, W2t, y1, weights_t, accept, *, active_tol=1e-6, dual_tol=1e-3, rounds=3):
+    r"""Active-set polish of the ε = 0 program (a linear program); None when it does not certify.
+
+    For each neuron m, with support S of the sparse iterate (and the entries whose ADMM multiplier is
+    within ``dual_tol`` of its bound :math:`|(X\Lambda^\top)_{im}| = c_{im}`; every input when the rows R
+    have rank N, so that they alone fix :math:`u_m`) and rows R = Ω_m ∪ {active inequalities} (within
+    ``active_tol``·max|Y| of the bound, or with an ADMM multiplier above ``dual_tol`` times the
+    largest), the least-norm correction δ with :math:`X_{S,R}^\top(w_S + \delta) = t_R` (t = Y on Ω, V on
+    the active rows) moves w onto the face ADMM has identified; inequalities it breaks join R (a few
+    rounds). Stationarity on the support, :math:`(X\Lambda^\top)_S = -c_S\circ\mathrm{sign}(w_S)`, gives the
+    least-norm multiplier on R. ``accept(Wt, y1)`` is tried with that multiplier, then with the ADMM's.
+    """
+    Wt = W2t.copy()
+    Lam = np.zeros_like(Y)                              # KKT dual of the identified face (normalized)
+    Z = Wt @ X
+    tol = active_tol * max(float(np.max(np.abs(Y))), 1e-300)
+    dual = -y1                                           # Λ' ≥ 0 marks active inequalities
+    d_tol = dual_tol * max(float(np.max(np.abs(dual))), 1e-300)
+    rows = ball | (Z >= V - tol) | (dual > d_tol)
+    # the support: the iterate's, and every entry where the ADMM multiplier is at its bound |XΛᵀ| = c
+    # (an entry of the answer below the soft threshold of an unconverged iterate shows there first)
+    G = np.abs(dual @ X.T)
+    cap = 1.0 if weights_t is None else weights_t
+    support = (W2t != 0) | (G >= (1 - dual_tol) * cap)
+    N = X.shape[0]
+    for _ in range(rounds):
+        for m in range(Wt.shape[0]):
+            R = np.flatnonzero(rows[m])
+            Rb = np.flatnonzero(ball[m])
+            if Rb.size >= N and np.linalg.matrix_rank(X[:, Rb]) == N:
+                R, S = Rb, np.arange(N)                 # the equalities of Ω alone pin u_m
+            elif R.size >= N and np.linalg.matrix_rank(X[:, R]) == N:
+                S = np.arange(N)                        # with the active inequalities they pin u_m
+            else:
+                S = np.flatnonzero(support[m])
+            if R.size == 0:
+                continue
+            if S.size == 0:
+                continue
+            A = X[np.ix_(S, R)].T                       # |R|×|S|
+            target = np.where(ball[m, R], Y[m, R], V[m, R])
+            delta = lstsq(A, target - A @ W2t[m, S], cond=None, check_finite=False, lapack_driver="gelsy")[0]
+            Wt[m, S] = W2t[m, S] + delta
+            cost = -np.sign(Wt[m, S]) if weights_t is None else -np.sign(Wt[m, S]) * weights_t[m, S]
+            Lam[m] = 0.0
+            Lam[m, R] = lstsq(A.T, cost, cond=None, check_finite=False, lapack_driver="gelsy")[0]
+        Z = Wt @ X
+        broken = ~ball & ~rows & (Z > V)
+        if not broken.any():
+            break
+        rows |= broken
+    for cand in (-Lam, y1):     # the face's KKT dual, then the ADMM dual
+        if accept(Wt, cand):
+            return Wt, cand
+    return None

@@ -1,0 +1,245 @@
+"""nettrim.fast.solve tells the truth: certificates of infeasibility checked from their definition, "optimal"
+only within the violation/gap thresholds (recomputed with the shared spec), gaps only where they mean
+something, agreement with the reference on seeded random layers, and clear errors for bad settings."""
+
+from __future__ import annotations
+
+import nettrim
+import nettrim.reference as ref
+import numpy as np
+import pytest
+from nettrim import fast
+from nettrim.experiments.layers import random_layer
+from nettrim.fast.admm import _Core
+from nettrim.solution import GAP_TOL, VIOLATION_TOL
+
+
+# ------------------------------------------------------------------------------------------- helpers
+def rounded_layer(seed):
+    """The rounded ReLU program of the issue tracker: integer X and Y, ε = 1 — infeasible."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((20, 100)).round()
+    Y = np.maximum(rng.standard_normal((20, 5)).T @ X, 0.0).round()
+    return X, Y, 1.0
+
+
+def random_nonnegative_layer(seed):
+    """Random Y ≥ 0 (not the output of any layer) with P > N and ε = 5 % of ‖Y‖_F: infeasible."""
+    rng = np.random.default_rng([21, seed])
+    N = int(rng.integers(3, 15))
+    P = int(rng.integers(N + 5, 4 * N + 20))
+    M = int(rng.integers(1, 6))
+    X = rng.standard_normal((N, P))
+    Y = np.abs(rng.standard_normal((M, P))) * (rng.random((M, P)) < 0.6)
+    return X, Y, 0.05 * float(np.linalg.norm(Y))
+
+
+def assert_ray(prob, Lam):
+    """Λ proves infeasibility, checked from the definition (independently of check_certificate)."""
+    L = np.asarray(Lam, dtype=float) / np.linalg.norm(Lam)
+    inactive = prob.inactive
+    assert not inactive.any() or L[inactive].min() >= -1e-12                     # Λ_Ωᶜ ≥ 0
+    b = prob.ball
+    d = -L[b] @ prob.Y[b] - prob.epsilon * np.linalg.norm(L[b]) - L[inactive] @ prob.V[inactive]
+    assert d > 1e-9 * prob.y_norm                                                 # d(Λ) > 0
+    x_max = np.sqrt((prob.X ** 2).sum(axis=1).max())
+    assert np.abs(prob.X @ L.T).max() <= 1e-6 * x_max * d / prob.y_norm           # ‖XΛᵀ‖_max ≈ 0
+
+
+def small_case(i):
+    """Seeded random feasible small layer i: N, M ≤ 8, P ≤ 30, relu/linear, with/without V and a bias row."""
+    rng = np.random.default_rng([7, i])
+    N, M, P = int(rng.integers(1, 9)), int(rng.integers(1, 9)), int(rng.integers(2, 31))
+    act = "relu" if rng.random() < 0.6 else "linear"
+    bias = bool(rng.random() < 0.5) and N >= 2
+    v = 0.2 if act == "relu" and rng.random() < 0.4 else 0.0
+    gain = float(rng.choice([0.0, 0.01, 0.05, 0.1, 0.3]))
+    return random_layer(N, M, P, activation=act, gain=gain, bias=bias, v_margin=v, seed=[11, i]), act
+
+
+def assert_agrees_with_reference(i):
+    layer, act = small_case(i)
+    sol = fast.solve(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V)
+    exact = ref.solve(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V,
+                      solver="HIGHS" if layer.epsilon == 0 else "CLARABEL")
+    assert exact.status == "optimal"
+    assert sol.status == "optimal", (i, sol.status, sol.iterations)        # never max_iter, never "infeasible"
+    assert sol.objective == pytest.approx(exact.objective, rel=1e-4, abs=1e-9), i
+    prob = nettrim.layer_problem(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V)
+    assert prob.violation(sol.W) <= VIOLATION_TOL and prob.gap(sol.W, sol.dual) <= GAP_TOL
+
+
+# ------------------------------------------------------------------------------------------- infeasibility
+@pytest.mark.parametrize("seed", range(4))
+def test_rounded_relu_program_is_proved_infeasible(seed):
+    X, Y, eps = rounded_layer(seed)
+    sol = fast.solve(X, Y, eps)
+    prob = nettrim.layer_problem(X, Y, eps)
+    assert sol.status == "infeasible" and sol.iterations <= 500
+    assert np.isnan(sol.W).all() and sol.gap is None
+    assert prob.check_certificate(sol.dual).valid and sol.info["certificate"].valid
+    assert_ray(prob, sol.dual)
+    if seed == 0:
+        assert ref.solve(X, Y, eps).status == "infeasible"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_nonnegative_outputs_are_proved_infeasible(seed):
+    X, Y, eps = random_nonnegative_layer(seed)
+    sol = fast.solve(X, Y, eps)
+    prob = nettrim.layer_problem(X, Y, eps)
+    assert sol.status == "infeasible" and sol.iterations <= 500
+    assert prob.check_certificate(sol.dual).valid
+    assert_ray(prob, sol.dual)
+
+
+def test_certificate_check_rejects_what_is_not_a_ray():
+    X, Y, eps = rounded_layer(0)
+    prob = nettrim.layer_problem(X, Y, eps)
+    Lam = fast.solve(X, Y, eps).dual
+    assert not prob.check_certificate(-Lam).valid                      # the wrong sign: d(Λ) < 0
+    rng = np.random.default_rng(0)
+    assert not prob.check_certificate(Lam + 1e-3 * np.linalg.norm(Lam) * rng.random(Lam.shape)).valid
+
+
+# ------------------------------------------------------------------------------------------- honest status
+def _layers():
+    """Feasible layers of several shapes (relu/linear, ε = 0 and > 0, bias, V, P < N and P > N)."""
+    out = []
+    for k, (N, M, P, act, gain, bias, v) in enumerate([
+            (30, 5, 80, "relu", 0.05, False, 0.0), (30, 5, 80, "relu", 0.0, True, 0.0),
+            (30, 5, 20, "relu", 0.1, True, 0.0), (30, 5, 80, "relu", 0.1, False, 0.3),
+            (30, 5, 80, "linear", 0.05, False, 0.0), (30, 5, 20, "linear", 0.0, True, 0.0),
+            (40, 3, 120, "linear", 0.02, True, 0.0), (20, 6, 60, "relu", 0.01, False, 0.0)]):
+        layer = random_layer(N, M, P, activation=act, gain=gain, bias=bias, v_margin=v, seed=[5, k])
+        out.append((layer, act))
+    return out
+
+
+@pytest.mark.parametrize("options", [{}, dict(fast.PRUNING_OPTIONS), {"eps_abs": 1e-3, "eps_rel": 1e-2},
+                                     {"eps_violation": 1e-3, "eps_gap": 1e-2, "eps_abs": 1e-3, "eps_rel": 1e-2}])
+def test_no_optimal_answer_beyond_its_thresholds(options):
+    """Whatever the tolerances, "optimal" means the recomputed violation and certified gap meet them."""
+    tol_v = options.get("eps_violation", VIOLATION_TOL)
+    tol_g = options.get("eps_gap", GAP_TOL)
+    for layer, act in _layers():
+        sol = fast.solve(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V, **options)
+        assert sol.status == "optimal"
+        prob = nettrim.layer_problem(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V)
+        assert prob.violation(sol.W) <= tol_v and sol.violation == prob.violation(sol.W)
+        assert prob.dual_infeasibility(sol.dual) <= 1e-9              # the Λ behind the gap is dual-feasible
+        assert 0 <= prob.gap(sol.W, sol.dual, project=False) <= tol_g
+        assert sol.gap == pytest.approx(max(prob.gap(sol.W, sol.dual, project=False), 0.0), abs=1e-12)
+        assert nettrim.fast.solve(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V).status == "optimal"
+
+
+@pytest.mark.parametrize("max_iter", [1, 3, 10, 25, 40])
+def test_gap_only_for_a_feasible_answer_and_a_dual_feasible_multiplier(max_iter):
+    for layer, act in _layers():
+        sol = fast.solve(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V, max_iter=max_iter)
+        prob = nettrim.layer_problem(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V)
+        if sol.status != "optimal":
+            assert sol.status == "max_iter"
+        if sol.gap is None:
+            assert prob.violation(sol.W) > VIOLATION_TOL and sol.status != "optimal"
+            continue
+        assert prob.violation(sol.W) <= VIOLATION_TOL
+        assert prob.dual_infeasibility(sol.dual) <= 1e-9
+        assert sol.gap >= 0 and sol.gap == pytest.approx(max(prob.gap(sol.W, sol.dual, project=False), 0), abs=1e-12)
+        # weak duality: the certified bound never exceeds the optimum
+        assert prob.dual_objective(sol.dual) <= prob.objective(sol.W) * (1 + 1e-9)
+
+
+# ------------------------------------------------------------------------------------------- agreement
+SLOW_CASES = 300
+FAST_CASES = 40
+
+
+@pytest.mark.parametrize("i", range(FAST_CASES))
+def test_random_small_layers_agree_with_the_reference(i):
+    assert_agrees_with_reference(i)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("i", range(FAST_CASES, SLOW_CASES))
+def test_random_small_layers_agree_with_the_reference_all(i):
+    assert_agrees_with_reference(i)
+
+
+# ------------------------------------------------------------------------------------------- pieces
+def test_reduced_linear_violation_counts_the_unreachable_residual():
+    """The linear reduction's violation is the original program's: ‖WᵀX − Y‖² = ‖WᵀX̃ − Ỹ‖² + ‖Y⊥‖²."""
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((8, 50))
+    Y = rng.standard_normal((3, 8)) @ X + 0.3 * rng.standard_normal((3, 50))
+    Q = np.linalg.qr(X.T)[0]
+    y_perp = np.linalg.norm(Y - Y @ Q @ Q.T)
+    prob = nettrim.layer_problem(X, Y, 1.2 * y_perp, activation="linear")
+    core = _Core(prob)
+    assert core.reduction is not None
+    W_ls = np.linalg.lstsq(X.T, Y.T, rcond=None)[0]               # the least residual: ‖Y⊥‖ < ε, feasible
+    for W in (W_ls, 0.9 * W_ls, W_ls + 0.01 * rng.standard_normal(W_ls.shape), np.zeros_like(W_ls)):
+        assert core.violation(core.w_in(W)) == pytest.approx(prob.violation(W), rel=1e-9, abs=1e-12)
+    sol = fast.solve(X, Y, 1.2 * y_perp, activation="linear")
+    exact = ref.solve(X, Y, 1.2 * y_perp, activation="linear")
+    assert sol.status == "optimal" and sol.objective == pytest.approx(exact.objective, rel=1e-4)
+
+
+def test_published_admm_duals_certify_its_answer():
+    """At convergence the published ADMM's W² and Λ = −ρU¹ certify a small gap: its soft threshold must be
+    exactly 1/ρ (any other threshold solves a rescaled objective, whose multiplier is off by that factor)."""
+    layer = random_layer(12, 3, 40, activation="relu", gain=0.1, seed=[3, 1])
+    exact = ref.solve(layer.X, layer.Y, layer.epsilon)
+    sol = fast.paper_admm(layer.X, layer.Y, layer.epsilon, rho=10.0, max_iter=4000, stop_tol=0.0)
+    assert sol.objective == pytest.approx(exact.objective, rel=1e-5)
+    assert sol.gap is not None and abs(sol.gap) <= 1e-5
+
+
+def test_settings_are_checked():
+    layer = random_layer(6, 2, 20, activation="relu", gain=0.05, seed=[1, 2])
+    for bad in ("yes", 1, None, np.array([True])):
+        with pytest.raises(TypeError, match="verbose"):
+            fast.solve(layer.X, layer.Y, layer.epsilon, verbose=bad)
+    for rho in (1e300, 1e-300, float("inf"), float("nan"), -1.0, 0.0):
+        with pytest.raises(ValueError, match="rho"):
+            fast.solve(layer.X, layer.Y, layer.epsilon, rho=rho)
+    with pytest.raises(TypeError, match="rho"):
+        fast.solve(layer.X, layer.Y, layer.epsilon, rho="1")
+    for name in ("eps_gap", "eps_violation"):
+        with pytest.raises(ValueError, match=name):
+            fast.solve(layer.X, layer.Y, layer.epsilon, **{name: -1.0})
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        fast.solve(layer.X, layer.Y, layer.epsilon, tolerance=1e-3)
+
+
+# ------------------------------------------------------------------------------------------- trained layers
+@pytest.fixture(scope="module")
+def bench_out(tmp_path_factory):
+    """The output folder of the benchmark's trained-layer instances (the digits model is trained once)."""
+    return tmp_path_factory.mktemp("bench")
+
+
+QUICK_TRAINED = ["digits-L1-e0.05", "digits-L2-e0.05", "digits-L3-e0.05", "digits-L3-e0"]
+
+
+def _assert_trained_layer_converges(name, out):
+    from nettrim.experiments.bench_instances import load_instance
+
+    X, Y, eps, act, V = load_instance(name, out)
+    sol = fast.solve(X, Y, eps, activation=act, V=V)          # the defaults: what a user gets
+    assert sol.status == "optimal", (name, sol.status, sol.iterations)
+    prob = nettrim.layer_problem(X, Y, eps, activation=act, V=V)
+    assert prob.violation(sol.W) <= VIOLATION_TOL and prob.gap(sol.W, sol.dual) <= GAP_TOL
+
+
+@pytest.mark.parametrize("name", QUICK_TRAINED)
+def test_trained_digits_layers_converge_at_the_defaults(name, bench_out):
+    _assert_trained_layer_converges(name, bench_out)
+
+
+@pytest.mark.slow
+def test_trained_digits_family_converges_at_the_defaults(bench_out):
+    from nettrim.experiments.bench_instances import real_names
+
+    for name in real_names(("digits",)):
+        _assert_trained_layer_converges(name, bench_out)
