@@ -437,8 +437,8 @@ class BallPolish:
             return S_new, sign_new, T_new
         Oc = np.flatnonzero(self.inactive[m])
         H, g = self._normal_equations(m, C)
-        sign, active = _lasso_qp(H / t, g / t,
-                                 np.ones(C.size) if self.c is None else self.c[m, C], self.X[np.ix_(C, Oc)].T, self.V[m, Oc])
+        weights = np.ones(C.size) if self.c is None else self.c[m, C]
+        sign, active = _lasso_qp(H / t, g / t, weights, self.X[np.ix_(C, Oc)].T, self.V[m, Oc])
         S_new[C] = sign != 0
         sign_new[C] = sign
         T_new[Oc[active]] = True

@@ -453,7 +453,7 @@ class _Core:
             if check:
                 r_prim, r_dual, eps_prim, eps_dual, scale_prim, scale_dual = self._residuals(
                     A, T_old, T, B, W2t, W3t, W3t_new, U2t, rho, alpha, sqrt_p, eps_abs, eps_rel)
-                for k, v in zip(hist, (it, r_prim, r_dual, eps_prim, eps_dual, rho)):
+                for k, v in zip(hist, (it, r_prim, r_dual, eps_prim, eps_dual, rho), strict=False):
                     hist[k].append(v)
                 if verbose and it % 100 == 0:
                     print(f"{it:6d}  r_prim {r_prim:.2e}/{eps_prim:.2e}  r_dual {r_dual:.2e}/{eps_dual:.2e}"

@@ -1,6 +1,6 @@
 r"""The ADMM as published (Aghasi, Abdi & Romberg 2020), kept as the baseline to compare against.
 
-Read from the paper and ``NETTRIM.md`` §3, not from the authors' code: normalize X, Y, V and ε by
+Read from the paper (its ADMM section), not from the authors' code: normalize X, Y, V and ε by
 :math:`c_0 = 0.3\sqrt{\max(XX^\top)}` — read here as the **largest entry** of :math:`XX^\top` (which is
 the largest squared row norm of X) —, start from zeros, iterate with a fixed ρ, and stop when
 :math:`\|W^3_{k+1} - W^3_k\|_F < 5\cdot10^{-9}\,M N` (in normalized units) or at ``max_iter``. There is no
@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
+from nettrim._validation import check_scalar
 from nettrim.problem import layer_problem
 from nettrim.solution import INACCURATE, MAX_ITER, OPTIMAL, Solution
-from nettrim._validation import check_scalar
 
 from ._linalg import CholeskyStep
 from ._ops import paper_scale, soft_threshold
@@ -85,7 +85,7 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     stopped = False
     W2t = W3t
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is returned after the loop)
         W1 = project(T - U1)
         W2t = soft_threshold(W3t - U2t, 1.0 / rho)
         B = W1 + U1

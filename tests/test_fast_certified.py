@@ -4,10 +4,11 @@ something, agreement with the reference on seeded random layers, and clear error
 
 from __future__ import annotations
 
-import nettrim
-import nettrim.reference as ref
 import numpy as np
 import pytest
+
+import nettrim
+import nettrim.reference as ref
 from nettrim import fast
 from nettrim.experiments.layers import random_layer
 from nettrim.fast.admm import _Core
@@ -16,7 +17,7 @@ from nettrim.solution import GAP_TOL, VIOLATION_TOL
 
 # ------------------------------------------------------------------------------------------- helpers
 def rounded_layer(seed):
-    """The rounded ReLU program of the issue tracker: integer X and Y, ε = 1 — infeasible."""
+    """A rounded ReLU program: integer X and Y, ε = 1 — infeasible."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((20, 100)).round()
     Y = np.maximum(rng.standard_normal((20, 5)).T @ X, 0.0).round()

@@ -85,7 +85,7 @@ def test_per_layer_densities(mode, targets):
     net = prune_network(Ws, bs, X, density=targets, mode=mode)
     assert len(net.search) == 3
     sizes = net.report["n_in"] * net.report["n_out"]
-    for s, kept, target, size in zip(net.search, net.report["kept"], targets, sizes):
+    for s, kept, target, size in zip(net.search, net.report["kept"], targets, sizes, strict=False):
         if s.converged:
             assert abs(kept - target) <= max(DENSITY_TOL, 1 / size)  # one weight
         else:
