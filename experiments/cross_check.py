@@ -59,7 +59,7 @@ REFERENCE_SOLVERS = ("CLARABEL", "ECOS", "SCS", "HIGHS")
 #: Whether nettrim.fast.solve certifies infeasibility (status "infeasible" with a certificate in
 #: ``Solution.dual``). While False, the ADMM is only required not to call an infeasible program "optimal";
 #: set it to True (or run with ``--expect-fast-infeasible``) once it returns "infeasible".
-FAST_CERTIFIES_INFEASIBILITY = False
+FAST_CERTIFIES_INFEASIBILITY = True
 
 
 
