@@ -26,6 +26,11 @@ Every instance gets, in one process, one cell after another (timings side by sid
   785×300 and 301×100 MNIST layers nor the Gaussian ``c``, where one run to accuracy costs thousands of full
   iterations).
 
+``--device cuda`` runs instead the Gaussian ReLU layers 200×50 (P = 2000), 784×300 (P = 5000), 4096×4096
+(P = 16384) and 4096×11008 (P = 32768) at ε = 0.05 with torch tensors on the GPU in float64 and float32 and
+with numpy on the CPU, each with its per-iteration time beside the two GEMMs of one iteration on the same
+device (``bench_solvers_cuda.md``); without CUDA it stops with an error before anything runs.
+
 The summary (``figures/bench_solvers.md``) prints the table and the ratios measured side by side, and checks
 the targets: iterations of the trained-layer family, speed-up over Clarabel and over the published ADMM.
 """
