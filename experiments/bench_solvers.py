@@ -26,6 +26,11 @@ Every instance gets, in one process, one cell after another (timings side by sid
   785×300 and 301×100 MNIST layers nor the Gaussian ``c``, where one run to accuracy costs thousands of full
   iterations).
 
+``--device cuda`` runs instead the Gaussian ReLU layers 200×50 (P = 2000), 784×300 (P = 5000), 4096×4096
+(P = 16384) and 4096×11008 (P = 32768) at ε = 0.05 with torch tensors on the GPU in float64 and float32 and
+with numpy on the CPU, each with its per-iteration time beside the two GEMMs of one iteration on the same
+device (``bench_solvers_cuda.md``); without CUDA it stops with an error before anything runs.
+
 The summary (``figures/bench_solvers.md``) prints the table and the ratios measured side by side, and checks
 the targets: iterations of the trained-layer family, speed-up over Clarabel and over the published ADMM.
 """
@@ -71,6 +76,10 @@ def add_arguments(parser) -> None:
                         help="comma-separated instance names (default: all; --quick: the digits layers at "
                              "eps = 0.05 and 0, ill1e8-e0, ill1e8-e0.05, a0, a, b, b-lin); families: trained, ill, "
                              "gaussian")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="cpu (default): the benchmark above; cuda: nettrim.fast.solve on torch tensors on the GPU "
+                             "(Gaussian ReLU layers up to 4096x11008, float64 and float32) against the CPU, with the "
+                             "per-iteration time beside the two-GEMM floor of the same device (needs CUDA)")
 
 
 def instance_names(quick: bool) -> list[str]:
@@ -286,6 +295,9 @@ def _paper_rhos(name: str, quick: bool, big: bool) -> tuple:
 def run(args) -> None:
     from nettrim.experiments.runner import Cell, read_results, run_cells
 
+    if getattr(args, "device", "cpu") == "cuda":
+        _run_cuda(args)
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     names = _expand(args.instances) if args.instances else instance_names(args.quick)
@@ -469,3 +481,109 @@ def _targets(per: dict) -> list[str]:
         runs = ", ".join(f"{k} {v['status']} in {v['iterations']:.0f}" for k, v in ill.items())
         out.append("- ill-conditioned X: " + runs)
     return out
+
+
+# ---------------------------------------------------------------------------------------------- --device cuda
+#: the layers of ``--device cuda``: (N, M, P) of Gaussian ReLU layers at ε = 0.05 (dense W0, N(0, 1/N) entries):
+#: the Gaussian ``b`` and ``c`` shapes and two transformer-sized ones (4096 × 4096 with 16,384 calibration
+#: tokens, 4096 × 11008 with 32,768)
+CUDA_LAYERS = {"b": (200, 50, 2000), "c": (784, 300, 5000), "4096x4096": (4096, 4096, 16384),
+               "4096x11008": (4096, 11008, 32768)}
+#: above this N·M·P the CPU gets the per-iteration time only (a full CPU solve takes hours)
+CUDA_CPU_SOLVE_MAX = 2e9
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def _cuda_layer(name: str, seed: int):
+    """(X, Y, epsilon) of ``CUDA_LAYERS[name]`` as host float64 arrays (``b``, ``c``: the Gaussian instances)."""
+    if name in GAUSSIAN:
+        X, Y, eps, _ = make_instance(name, seed)
+        return X, Y, eps
+    N, M, P = CUDA_LAYERS[name]
+    rng = np.random.default_rng([seed, N, M, P])
+    X = rng.standard_normal((N, P))
+    Y = np.maximum((rng.standard_normal((N, M)) / np.sqrt(N)).T @ X, 0.0)
+    return X, Y, 0.05 * float(np.linalg.norm(Y))
+
+
+def _device_time(fn, sync, repeats=3):
+    """Median wall time of ``repeats`` calls of fn, synchronized with the device."""
+    times = []
+    for _ in range(repeats):
+        sync()
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _cell_cuda(name, seed, device, dtype):
+    """One layer on one device and dtype: the default solve (where it fits), the per-iteration time (two
+    fixed-length runs, no polish) and the two GEMMs of one iteration on the same device and dtype."""
+    import torch
+
+    from nettrim import fast
+    X, Y, eps = _cuda_layer(name, seed)
+    N, M, P = X.shape[0], Y.shape[0], X.shape[1]
+    tdtype = getattr(torch, dtype)
+    if device == "cpu" and dtype == "float64":
+        Xd, Yd, sync = X, Y, (lambda: None)      # the numpy path of the same solver
+    else:
+        Xd, Yd = (torch.tensor(a, dtype=tdtype, device=device) for a in (X, Y))
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    row = dict(instance=name, N=N, M=M, P=P, device=device, dtype=dtype)
+    if device == "cuda" or float(N) * M * P <= CUDA_CPU_SOLVE_MAX:
+        wall = _device_time(lambda: row.update(sol=fast.solve(Xd, Yd, eps)), sync, repeats=1)
+        sol = row.pop("sol")
+        row.update(status=sol.status, wall_s=wall, iterations=sol.iterations, violation=sol.violation,
+                   gap=sol.gap if sol.gap is not None else float("nan"), nnz=sol.nnz,
+                   setup_s=sol.info.get("setup_time", float("nan")), polish_s=sol.info.get("polish_time", 0.0))
+    k1, k2 = (5, 15) if device == "cuda" else (1, 3)
+    tight = {"eps_abs": 1e-14, "eps_rel": 1e-14, "adaptive_rho": False, "polish": False}
+    t1 = _device_time(lambda: fast.solve(Xd, Yd, eps, max_iter=k1, **tight), sync, repeats=1)
+    t2 = _device_time(lambda: fast.solve(Xd, Yd, eps, max_iter=k2, **tight), sync, repeats=1)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    Xg = torch.randn(N, P, generator=gen, device=device, dtype=tdtype)
+    B = torch.randn(M, P, generator=gen, device=device, dtype=tdtype)
+    Wt = torch.randn(M, N, generator=gen, device=device, dtype=tdtype)
+    gemm = _device_time(lambda: (B @ Xg.T, Wt @ Xg), sync, repeats=5)
+    row.update(per_iter_ms=1e3 * (t2 - t1) / (k2 - k1), gemm_ms=1e3 * gemm)
+    row["per_iter_over_gemm"] = row["per_iter_ms"] / row["gemm_ms"]
+    return [row]
+
+
+def _run_cuda(args) -> None:
+    """``bench-solvers --device cuda``: each layer on the GPU (float64, float32) and on the CPU (float64)."""
+    if not _cuda_available():
+        raise SystemExit("bench-solvers --device cuda: no CUDA device is available (torch.cuda.is_available() is "
+                         "False, or torch is not installed); nothing was run")
+    from nettrim.experiments.runner import Cell, read_results, run_cells
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    names = args.instances.split(",") if args.instances else list(CUDA_LAYERS)
+    unknown = [n for n in names if n not in CUDA_LAYERS]
+    if unknown:
+        raise SystemExit(f"bench-solvers --device cuda: unknown instances {unknown}; known: {list(CUDA_LAYERS)}")
+    cells = [Cell(f"{n},seed={args.seed},{dev},{dt}", _cell_cuda, (n, args.seed, dev, dt))
+             for n in names for dev, dt in (("cuda", "float64"), ("cuda", "float32"), ("cpu", "float64"))]
+    csv = out / "bench_solvers_cuda.csv"
+    run_cells(cells, csv, jobs=1, dask_address=None, label="bench-solvers-cuda", progress=args.progress)
+    df = read_results(csv)
+    df = df[df["instance"].isin(names)]
+    cols = [c for c in ("instance", "device", "dtype", "status", "wall_s", "iterations", "violation", "gap",
+                        "setup_s", "per_iter_ms", "gemm_ms", "per_iter_over_gemm") if c in df.columns]
+    text = write_table(df[cols], args.figures, "bench_solvers_cuda",
+                       caption="`python -m nettrim.experiments bench-solvers --device cuda` (CPU rows: numpy "
+                               "float64 on the host's BLAS threads)",
+                       note="per_iter_over_gemm: per-iteration time over the two GEMMs of one iteration "
+                            "(BXᵀ and W³ᵀX) on the same device and dtype", na="—")
+    print(text)

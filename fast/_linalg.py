@@ -47,19 +47,20 @@ class CholeskyStep:
 
     kind = "cholesky"
 
-    def __init__(self, X: np.ndarray):
-        self.X = X
+    def __init__(self, X: np.ndarray, put=None):
+        put = put or (lambda a: a)
         G = X @ X.T
         G[np.diag_indices_from(G)] += 1.0
-        self.inv = _spd_inverse(G)
+        self.inv = put(_spd_inverse(G))
+        self.X = put(X)
+        self.Xt = self.X.T
 
-    def __call__(self, B: np.ndarray, Ct: np.ndarray, T_out: np.ndarray) -> np.ndarray:
-        r"""Return :math:`W^{3\top}` (M×N) for B (M×P) and :math:`C^\top` (M×N); write :math:`W^{3\top}X` to T_out."""
-        R = B @ self.X.T          # GEMM 1: (M×P)·(P×N) = (XBᵀ)ᵀ, M×N
+    def __call__(self, B, Ct):
+        r"""Return :math:`W^{3\top}` (M×N) and :math:`T = W^{3\top}X` (M×P) for B (M×P) and :math:`C^\top` (M×N)."""
+        R = B @ self.Xt           # GEMM 1: (M×P)·(P×N) = (XBᵀ)ᵀ, M×N
         R += Ct
         W3t = R @ self.inv        # (M×N)·(N×N): W³ᵀ (the inverse is symmetric)
-        np.matmul(W3t, self.X, out=T_out)  # GEMM 2: W³ᵀX, M×P
-        return W3t
+        return W3t, W3t @ self.X  # GEMM 2: W³ᵀX, M×P
 
 
 class WoodburyStep:
@@ -67,24 +68,26 @@ class WoodburyStep:
 
     kind = "woodbury"
 
-    def __init__(self, X: np.ndarray):
-        self.X = X
+    def __init__(self, X: np.ndarray, put=None):
+        put = put or (lambda a: a)
         K = X.T @ X
         K[np.diag_indices_from(K)] += 1.0
-        self.inv = _spd_inverse(K)
+        self.inv = put(_spd_inverse(K))
+        self.X = put(X)
+        self.Xt = self.X.T
 
-    def __call__(self, B: np.ndarray, Ct: np.ndarray, T_out: np.ndarray) -> np.ndarray:
-        r"""Return :math:`W^{3\top}` (M×N) for B (M×P) and :math:`C^\top` (M×N); write :math:`W^{3\top}X` to T_out."""
+    def __call__(self, B, Ct):
+        r"""Return :math:`W^{3\top}` (M×N) and :math:`T = W^{3\top}X` (M×P) for B (M×P) and :math:`C^\top` (M×N)."""
         Q = Ct @ self.X           # GEMM 1: (M×N)·(N×P) = (XᵀC)ᵀ, M×P
-        np.subtract(B, Q, out=Q)
+        Q = B - Q
         Ht = Q @ self.inv         # (M×P)·(P×P): Hᵀ
-        W3t = Ht @ self.X.T       # GEMM 2: (M×P)·(P×N) = (XH)ᵀ
+        W3t = Ht @ self.Xt        # GEMM 2: (M×P)·(P×N) = (XH)ᵀ
         W3t += Ct
-        np.subtract(B, Ht, out=T_out)
-        return W3t
+        return W3t, B - Ht
 
 
-def make_step(X: np.ndarray):
-    """The cheaper of the two exact W³-steps for this X (Woodbury when P < N)."""
+def make_step(X: np.ndarray, put=None):
+    """The cheaper of the two exact W³-steps for this X (Woodbury when P < N); X is host float64, ``put``
+    copies the factored operands to the iteration's device and dtype (:mod:`nettrim.fast._xp`)."""
     N, P = X.shape
-    return WoodburyStep(X) if P < N else CholeskyStep(X)
+    return WoodburyStep(X, put) if P < N else CholeskyStep(X, put)

@@ -19,9 +19,10 @@ __all__ = ["soft_threshold", "paper_scale", "PAPER_X_SCALE"]
 PAPER_X_SCALE = 0.3
 
 
-def soft_threshold(Z: np.ndarray, tau) -> np.ndarray:
-    r""":math:`\mathcal S_\tau(Z) = \mathrm{sign}(Z)\,(|Z| - \tau)_+` entrywise (τ a scalar or an array like Z)."""
-    return np.sign(Z) * np.maximum(np.abs(Z) - tau, 0.0)
+def soft_threshold(Z, tau, xp=np):
+    r""":math:`\mathcal S_\tau(Z) = \mathrm{sign}(Z)\,(|Z| - \tau)_+` entrywise (τ a scalar or an array like Z;
+    ``xp`` the array namespace of Z, see :mod:`nettrim.fast._xp`)."""
+    return xp.sign(Z) * xp.maximum(xp.abs(Z) - tau, 0.0)
 
 
 def paper_scale(X: np.ndarray) -> float:

@@ -20,38 +20,39 @@ and the formula reduces to :math:`Y + s(Z - Y)`.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = ["Projector"]
 
 
 class Projector:
-    """In-place projection onto C for fixed (scaled) data Y, V, ε and mask Ω."""
+    """Projection onto C for fixed (scaled) data Y, V, ε and mask Ω, in the namespace of the iteration.
 
-    def __init__(self, Y: np.ndarray, epsilon: float, ball: np.ndarray | None, V: np.ndarray | None):
-        self.Y = Y
+    Y, V and the mask are host float64 arrays; ``put`` copies them to the iteration's device and dtype
+    (the identity for numpy).
+    """
+
+    def __init__(self, Y: np.ndarray, epsilon: float, ball: np.ndarray | None, V: np.ndarray | None, put=None):
+        put = put or (lambda a: a)
+        self.Y = put(Y)
         self.epsilon = float(epsilon)
         self.linear = ball is None
         if not self.linear:
-            self.mask = ball.astype(Y.dtype)                  # 1 on Ω, 0 on Ωᶜ
-            self.V_inf = np.where(ball, np.inf, V)            # +inf on Ω, V on Ωᶜ
-        self.E = np.empty_like(Y)                             # work buffer, M×P
+            self.mask = put(ball.astype(Y.dtype))             # 1 on Ω, 0 on Ωᶜ
+            self.V_inf = put(np.where(ball, np.inf, V))       # +inf on Ω, V on Ωᶜ
 
-    def __call__(self, Z: np.ndarray) -> np.ndarray:
-        """Overwrite Z (M×P) with :math:`\\Pi_C(Z)` and return it."""
-        E = self.E
-        np.subtract(Z, self.Y, out=E)
+    def __call__(self, Z, xp=np):
+        """:math:`\\Pi_C(Z)` for Z (M×P), possibly overwriting Z; returns the projection."""
+        E = Z - self.Y
         if not self.linear:
             E *= self.mask
-        flat = E.ravel()
-        nrm = float(np.sqrt(flat @ flat))
+        flat = xp.reshape(E, (-1,))
+        nrm = math.sqrt(float(flat @ flat))
         s = 1.0 if nrm <= self.epsilon else self.epsilon / nrm
-        if self.linear:
-            if s < 1.0:
-                E *= (1.0 - s)
-                Z -= E
-            return Z
-        np.minimum(Z, self.V_inf, out=Z)
+        if not self.linear:
+            Z = xp.minimum(Z, self.V_inf)
         if s < 1.0:
             E *= (1.0 - s)
             Z -= E

@@ -7,9 +7,11 @@ See :func:`solve`; the iteration itself is :class:`_Core` (this module), the W³
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
+from array_api_compat import is_torch_array
 from scipy.linalg import qr
 
 from nettrim._validation import check_scalar
@@ -21,6 +23,7 @@ from ._linear import reduce_linear
 from ._ops import paper_scale, soft_threshold
 from ._polish import BallPolish, polish_equality
 from ._project import Projector
+from ._xp import NUMPY, Backend, backend_of
 
 __all__ = ["solve", "VIOLATION_TOL", "GAP_TOL", "RHO_RANGE"]
 
@@ -133,11 +136,29 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     A linear layer whose ε is below ‖Y⊥‖_F (the part of Y outside the row space of X) is infeasible
     before any iteration, with the certificate :math:`\Lambda = -Y_\perp`.
 
+    **Arrays and devices.** X, Y (and V, ``weights``, a ``warm_start`` array) may be numpy arrays (array-likes)
+    or torch tensors — all of one kind, tensors all float32 or all float64 on one device (CPU or CUDA). The
+    iteration above is one implementation over an array namespace (:mod:`nettrim.fast._xp`) and runs in the
+    tensors' dtype on their device; the validation, the set-up (normalization, the factorization, the linear
+    reduction), the certificate checks (violation, gap, infeasibility) and the polish run on the host in
+    float64 from a float64 copy of the data (the iterate is copied to the host only when a certificate is
+    evaluated or a polish attempted). ``Solution.W`` comes back as the input's type, device and dtype;
+    ``dual`` and ``info`` hold host numpy float64 arrays. In float32 the answer is rounded to float32
+    *before* its violation and gap are computed (in float64, from the definitions), so "optimal" holds for
+    the tensor returned. Measured on CPU (Gaussian 200×50, P = 2000 and seeded random ReLU layers with
+    bias and V up to 300×50, P = 1500): float32 reaches the default tolerances (violation ≤ 1e-6, gap ≤
+    1e-4) in the same number of iterations as float64, with violations ~2e-8 (the float32 rounding of W)
+    once polished and ~2e-7 unpolished; at the pruning grade (:data:`nettrim.fast.PRUNING_OPTIONS`) both
+    precisions stop at the same iteration. The float32 round-off (≈ 6e-8 relative) bounds what can be
+    certified: an ``eps_violation`` much below 1e-7 is out of reach in float32 and ends in "max_iter".
+
     Parameters
     ----------
     X, Y, epsilon, activation, V
-        The layer program, as for :func:`nettrim.layer_problem` (validated the same way).
-    weights : array_like, shape (N, M), optional
+        The layer program, as for :func:`nettrim.layer_problem` (validated the same way, after tensors are
+        copied to host float64). X, Y, V: numpy arrays or torch tensors (see above); epsilon a number or a
+        0-d tensor.
+    weights : array_like or tensor, shape (N, M), optional
         Positive ℓ1 weights c: minimize :math:`\sum_{ij} c_{ij}|W_{ij}|` instead of :math:`\|W\|_1`
         (reweighted ℓ1). The W²-step becomes the entrywise soft threshold :math:`\mathcal S_{c/\rho}`, and
         the dual constraint behind the gap :math:`|(X\Lambda^\top)_{ij}| \le c_{ij}`.
@@ -169,7 +190,8 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     verbose : bool
         Print the residuals every 100 iterations and a summary at the end.
     callback : callable, optional
-        ``callback(W)`` after every iteration with the current sparse iterate W² (original units, a copy).
+        ``callback(W)`` after every iteration with the current sparse iterate W² (original units, a copy;
+        a tensor like the input for tensor input).
 
     Returns
     -------
@@ -189,7 +211,8 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     Raises
     ------
     TypeError, ValueError
-        Invalid data (as :func:`nettrim.layer_problem`) or settings, naming the argument.
+        Invalid data (as :func:`nettrim.layer_problem`) or settings, naming the argument; numpy arrays mixed
+        with tensors, tensors of another dtype than float32/float64, of two dtypes or on two devices.
 
     References
     ----------
@@ -211,6 +234,22 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     ('optimal', True, True)
     """
     t0 = time.perf_counter()
+    backend, arrays = backend_of({"X": X, "Y": Y, "V": V, "weights": weights,
+                                  "warm_start": None if isinstance(warm_start, Solution) else warm_start})
+    if is_torch_array(epsilon) and epsilon.ndim == 0 and epsilon.dtype.is_floating_point:
+        epsilon = float(epsilon)
+    sol = _solve(t0, backend, arrays["X"], arrays["Y"], epsilon, activation=activation, V=arrays["V"],
+                 weights=arrays["weights"], eps_abs=eps_abs, eps_rel=eps_rel, eps_violation=eps_violation,
+                 eps_gap=eps_gap, max_iter=max_iter, rho=rho, adaptive_rho=adaptive_rho, alpha=alpha, polish=polish,
+                 warm_start=warm_start if isinstance(warm_start, Solution) else arrays["warm_start"],
+                 verbose=verbose, callback=callback)
+    sol.W = backend.out(sol.W)
+    return sol
+
+
+def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_abs, eps_rel, eps_violation, eps_gap,
+           max_iter, rho, adaptive_rho, alpha, polish, warm_start, verbose, callback) -> Solution:
+    """:func:`solve` on host arrays (tensors already converted); the iteration runs on ``backend``."""
     prob = layer_problem(X, Y, epsilon, activation=activation, V=V, weights=weights)
     eps_abs = check_scalar(eps_abs, "eps_abs", low=0.0)
     eps_rel = check_scalar(eps_rel, "eps_rel", low=0.0)
@@ -231,7 +270,7 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     W0, Lam0, Gam0 = _warm_start(prob, warm_start)
 
-    core = _Core(prob)
+    core = _Core(prob, backend)
     red = core.reduction
     if red is not None and (red.y_perp_norm - prob.epsilon) / prob.y_norm > eps_violation:
         # Every W has ‖WᵀX − Y‖_F ≥ ‖Y⊥‖_F (the part of Y outside the row space of X): infeasible before any
@@ -286,7 +325,10 @@ def _warm_start(prob: LayerProblem, warm_start):
     if warm_start is None:
         return None, None, None
     if isinstance(warm_start, Solution):
-        W = prob.check_weights(warm_start.W, "warm_start.W")
+        W = warm_start.W
+        if is_torch_array(W):          # a Solution of a tensor solve
+            W = W.detach().cpu().numpy()
+        W = prob.check_weights(W, "warm_start.W")
         Lam = warm_start.dual
         Gam = warm_start.info.get("dual_l1") if isinstance(warm_start.info, dict) else None
         if Lam is not None and np.shape(Lam) != (prob.M, prob.P):
@@ -297,17 +339,25 @@ def _warm_start(prob: LayerProblem, warm_start):
     return prob.check_weights(warm_start, "warm_start"), None, None
 
 
-def _nrm(a: np.ndarray) -> float:
-    f = a.ravel()
-    return float(np.sqrt(f @ f))
+def _nrm(a) -> float:
+    """Frobenius norm of a numpy array or a tensor (sqrt of one dot product, as float)."""
+    f = a.reshape(-1)
+    return math.sqrt(float(f @ f))
 
 
 class _Core:
-    """Normalized data, the W³-step, the W¹-projection and the iteration of one problem."""
+    """Normalized data, the W³-step, the W¹-projection and the iteration of one problem.
 
-    def __init__(self, prob: LayerProblem):
+    The set-up and every check run on host float64 arrays (``self.X``, ``self.Y``, ...); the iteration runs
+    in the namespace, dtype and device of ``backend`` (:mod:`nettrim.fast._xp`) on device copies of the
+    operands it touches (``self.Yd``, ``self.w_td``, ...; the same objects for numpy).
+    """
+
+    def __init__(self, prob: LayerProblem, backend: Backend = NUMPY):
         t0 = time.perf_counter()
         self.prob = prob
+        self.bk = backend
+        self.xp = backend.xp
         X, Y, eps = prob.X, prob.Y, prob.epsilon
         self.reduction = None
         if prob.activation == "linear" and prob.P > prob.N:
@@ -329,17 +379,22 @@ class _Core:
         self.eps = eps / self.b
         self.ball = prob.ball if self.reduction is None else np.ones(self.Y.shape, dtype=bool)
         self.V = prob.V / self.b if self.reduction is None else np.zeros(self.Y.shape)
+        put = backend.put
         if prob.activation == "relu":
-            self.project = Projector(self.Y, self.eps, prob.ball, self.V)
+            self.project = Projector(self.Y, self.eps, prob.ball, self.V, put)
         else:
-            self.project = Projector(self.Y, self.eps, None, None)
-        self.step = make_step(self.X)
+            self.project = Projector(self.Y, self.eps, None, None, put)
+        self.step = make_step(self.X, put)
+        self.Yd, self.Vd = put(self.Y), put(self.V)
+        self.balld = put(self.ball)
+        self.inactived = None if prob.activation != "relu" else put(~self.ball)
         self.default_rho = _RHO_LINEAR if prob.activation == "linear" else _RHO_RELU
         # ℓ1 weights in the internal (transposed, M×N) layout; the normalization scales the objective by
         # the constant b/a and leaves the weights as they are
         self.w_t = None if prob.weights is None else np.ascontiguousarray(prob.weights.T)
         if self.w_t is not None and self.rows is not None:
             self.w_t = np.ascontiguousarray(self.w_t[:, self.rows])
+        self.w_td = put(self.w_t)
         self.polisher = None
         self.null_basis = None          # orthonormal basis of the row space of X (infeasibility checks)
         self.ray_norm = None            # ‖δU¹‖ at the last infeasibility check
@@ -382,10 +437,19 @@ class _Core:
         return max(ball - self.prob.epsilon, 0.0) / self.prob.y_norm
 
     def certify(self, Wt: np.ndarray, y1: np.ndarray, eps_violation: float, eps_gap: float):
-        """(W, Λ) in original units if the normalized pair (Wᵀ, y¹) certifies (violation and gap), else None."""
-        if self.violation(Wt.T) > eps_violation:
-            return None
-        W = self.w_out(Wt.T)
+        """(W, Λ) in original units if the normalized pair (Wᵀ, y¹) certifies (violation and gap), else None.
+
+        Wt and y1 are host float64 arrays. In single precision W is first rounded to float32 (what the
+        caller receives) and its violation recomputed in float64 from the definition.
+        """
+        if self.bk.single:
+            W = self.bk.rounded(self.w_out(Wt.T))
+            if self.prob.violation(W) > eps_violation:
+                return None
+        else:
+            if self.violation(Wt.T) > eps_violation:
+                return None
+            W = self.w_out(Wt.T)
         Lam = self.prob.project_dual(self.lam_out(y1))
         if self.prob.gap(W, Lam, project=False) > eps_gap:
             return None
@@ -395,27 +459,27 @@ class _Core:
     def run(self, W0, Lam0, Gam0, *, eps_abs, eps_rel, eps_violation, eps_gap, max_iter, rho, adaptive_rho, alpha,
             polish, verbose, callback):
         # Internal layout: weights transposed (M×N, C order) so that every array the loop touches is
-        # contiguous. State: T = W³ᵀX, B = Ŵ¹ + U¹ (so U¹ = B − T), W³ᵀ, U²ᵀ.
-        X, step, project = self.X, self.step, self.project
-        N, P = X.shape
+        # contiguous. State: T = W³ᵀX, B = Ŵ¹ + U¹ (so U¹ = B − T), W³ᵀ, U²ᵀ. The loop runs in the backend's
+        # namespace xp (numpy, or torch on the input's device and dtype); host() brings an iterate back
+        # to numpy float64 for the checks and the polish.
+        xp, bk, step, project = self.xp, self.bk, self.step, self.project
+        put, host = bk.put, bk.host
+        N, P = self.X.shape
         M = self.Y.shape[0]
-        W3t = np.zeros((M, N)) if W0 is None else np.ascontiguousarray(self.w_in(W0).T)
-        T = W3t @ X
+        W3t = bk.zeros((M, N)) if W0 is None else put(np.ascontiguousarray(self.w_in(W0).T))
+        T = W3t @ step.X
         # the input of the W³-step: B = Ŵ¹ + U¹ (M×P) and C = Ŵ² + U² (transposed, M×N)
-        B = T.copy()
-        Ct = np.empty((M, N))
-        U2t = np.zeros((M, N))
+        B = xp.asarray(T, copy=True)
+        U2t = bk.zeros((M, N))
         if Gam0 is not None:
             Gam0 = np.asarray(Gam0, dtype=float)
-            U2t = np.ascontiguousarray((Gam0 if self.rows is None else Gam0[self.rows]).T) / rho
+            U2t = put(np.ascontiguousarray((Gam0 if self.rows is None else Gam0[self.rows]).T) / rho)
         if Lam0 is not None:
             U1 = self.lam_in(Lam0) / rho
-            B += U1
-            U2t = -(U1 @ X.T)   # the pair every W³-step leaves: XU¹ᵀ + U² = 0 (so Γ follows from Λ)
-        np.add(U2t, W3t, out=Ct)
-        A = np.empty((M, P))            # Z = W³ᵀX − U¹, then W¹, then α(W¹ − W³ᵀX)
-        T_old = np.empty((M, P))        # W³ᵀX before the step, kept on check iterations only
-        U1_old = np.empty((M, P))       # U¹ before the step, kept on check iterations only
+            B += put(U1)
+            U2t = put(-(U1 @ self.X.T))   # the pair every W³-step leaves: XU¹ᵀ + U² = 0 (so Γ follows from Λ)
+        T_old = None                    # W³ᵀX before the step, kept on check iterations only
+        U1_old = None                   # U¹ before the step, kept on check iterations only
         sqrt_p = np.sqrt(M * P + N * M)
         hist = {k: [] for k in ("iteration", "r_prim", "r_dual", "eps_prim", "eps_dual", "rho", "support_changes")}
         out = dict(converged=False, checks=0, polishes=0, polished=False, polish_time=0.0, status=None)
@@ -427,29 +491,29 @@ class _Core:
         W2t = W3t
         for it in range(1, max_iter + 1):
             check = it % _CHECK_EVERY == 0 or it == max_iter
-            # step 1: W¹ = Π_C(W³ᵀX − U¹), with W³ᵀX − U¹ = 2T − B
-            np.subtract(T, B, out=A)
+            # step 1: W¹ = Π_C(W³ᵀX − U¹), with W³ᵀX − U¹ = 2T − B; A holds Z, then W¹, then α(W¹ − W³ᵀX)
+            A = T - B
             A += T
-            project(A)
+            A = project(A, xp)
             # step 2: W² = S_{1/ρ}(W³ − U²)  (S_{c/ρ} entrywise with ℓ1 weights c)
-            tau = 1.0 / rho if self.w_t is None else self.w_t / rho
-            W2t = soft_threshold(W3t - U2t, tau)
+            tau = 1.0 / rho if self.w_td is None else self.w_td / rho
+            W2t = soft_threshold(W3t - U2t, tau, xp)
             # B₊ = Ŵ¹ + U¹ = B + α(W¹ − T);  C = Ŵ² + U² = α W² + (1 − α) W³ + U²
             A -= T
             if alpha != 1.0:
                 A *= alpha
             if check:
-                np.subtract(B, T, out=U1_old)
-                np.copyto(T_old, T)
+                U1_old = B - T
+                T_old = T               # the step returns a new T: no copy needed
             B += A
             # C = Ŵ² + U² = α W² + (1 − α) W³ + U² (U² + W³ is the previous C)
-            np.multiply(W2t, alpha, out=Ct)
+            Ct = W2t * alpha
             if alpha != 1.0:
                 Ct += (1.0 - alpha) * W3t
             Ct += U2t
-            # steps 3 and 4: the factored W³-solve (it also refreshes T = W³ᵀX), then the dual update of U²
-            W3t_new = step(B, Ct, T)
-            np.subtract(Ct, W3t_new, out=U2t)
+            # steps 3 and 4: the factored W³-solve (it also returns T = W³ᵀX), then the dual update of U²
+            W3t_new, T = step(B, Ct)
+            U2t = Ct - W3t_new
             if check:
                 r_prim, r_dual, eps_prim, eps_dual, scale_prim, scale_dual = self._residuals(
                     A, T_old, T, B, W2t, W3t, W3t_new, U2t, rho, alpha, sqrt_p, eps_abs, eps_rel)
@@ -460,7 +524,7 @@ class _Core:
                           f"  rho {rho:.3g}")
             W3t = W3t_new
             if callback is not None:
-                callback(self.w_out(W2t.T))
+                callback(bk.out(self.w_out(host(W2t).T)) if not bk.is_numpy else self.w_out(W2t.T))
             if not check:
                 continue
             if not (np.isfinite(r_prim) and np.isfinite(r_dual)):
@@ -470,7 +534,7 @@ class _Core:
             done = r_prim <= eps_prim and r_dual <= eps_dual
             if done:
                 out["checks"] += 1
-                answer = self.certify(W2t, rho * (B - T), eps_violation, eps_gap)
+                answer = self.certify(host(W2t), host(rho * (B - T)), eps_violation, eps_gap)
                 if answer is not None:
                     break
             elif it >= _INFEASIBLE_FIRST and r_prim > eps_prim:
@@ -479,10 +543,11 @@ class _Core:
                 if found is not None:
                     out.update(status=INFEASIBLE, certificate=found[0], cert=found[1])
                     break
-            signs = np.sign(W2t)
-            changed = np.count_nonzero(signs != signs_old) if signs_old is not None else signs.size
+            signs = xp.sign(W2t)
+            changed = int(xp.count_nonzero(signs != signs_old)) if signs_old is not None else M * N
             hist["support_changes"].append(changed)
-            stable = changed <= self._stable_share(signs) * max(np.count_nonzero(signs), 1)
+            n_support = int(xp.count_nonzero(signs))
+            stable = changed <= self._stable_share(n_support, M) * max(n_support, 1)
             signs_old = signs
             # iterations the residual test still needs at the current linear rate (∞ when not contracting)
             q = max(r_prim / max(eps_prim, 1e-300), r_dual / max(eps_dual, 1e-300))
@@ -491,7 +556,7 @@ class _Core:
             q_prev = q
             # (ε = 0, a linear program, has no smooth ball to settle on: attempts at the schedule alone)
             if polish and it >= next_polish and (done or (stable and not near) or self.eps == 0):
-                answer = self._polish(W2t, rho * (B - T), eps_violation, eps_gap, out)
+                answer = self._polish(host(W2t), host(rho * (B - T)), eps_violation, eps_gap, out)
                 next_polish = max(it + _CHECK_EVERY, (_POLISH_SPACING if self.eps > 0 else 2.0) * it)
                 if answer is not None:
                     out["polished"] = True
@@ -510,17 +575,17 @@ class _Core:
             W, Lam = answer
             out["converged"] = True
         else:
-            W = self.w_out(W2t.T)
-            y1 = rho * (B - T)
+            W = bk.rounded(self.w_out(host(W2t).T))
+            y1 = host(rho * (B - T))
             Lam = self.prob.project_dual(self.lam_out(y1)) if np.all(np.isfinite(y1)) else None
-        Gamma = rho * U2t.T
+        Gamma = rho * host(U2t).T
         if self.rows is not None:
             Gamma = np.zeros((self.prob.N, M))
-            Gamma[self.rows] = rho * U2t.T
+            Gamma[self.rows] = rho * host(U2t).T
         out.update(W=W, Lambda=Lam, Gamma=np.ascontiguousarray(Gamma), iterations=it, history=hist, rho=rho)
         return out
 
-    def _stable_share(self, signs) -> float:
+    def _stable_share(self, n_support: int, M: int) -> float:
         r"""Largest share of the support that may change between checks for a polish attempt.
 
         A polish costs about :math:`k^2(|\Omega^c_m| + k)` flops per neuron (k its support) against
@@ -529,8 +594,7 @@ class _Core:
         [_POLISH_STABLE / 10, _POLISH_STABLE].
         """
         N, P = self.X.shape
-        M = signs.shape[0]
-        k = np.count_nonzero(signs) / M
+        k = n_support / M
         omega_c = float(np.count_nonzero(~self.ball)) / M
         r = k * k * (omega_c + k) / (4.0 * N * P)
         return float(np.clip(_POLISH_STABLE / max(r, 1e-300), _POLISH_STABLE / 10, _POLISH_STABLE))
@@ -564,11 +628,12 @@ class _Core:
         the result is checked again. Every answer is checked from the definition
         (:meth:`nettrim.LayerProblem.check_certificate`); the refinement only proposes candidates.
         """
+        xp = self.xp
         Lam = U1_old                            # reused: Λ ∝ −δU¹ = U¹ − U¹₊ (normalized, possibly reduced)
         Lam -= B
         Lam += T
-        if self.prob.activation == "relu":
-            np.maximum(Lam, 0.0, out=Lam, where=~self.ball)
+        if self.inactived is not None:
+            Lam = xp.where(self.inactived, xp.maximum(Lam, 0.0), Lam)
         norm, previous = _nrm(Lam), self.ray_norm
         self.ray_norm = norm
         if not np.isfinite(norm) or self._dual_value(Lam) <= 0:
@@ -576,6 +641,7 @@ class _Core:
         # refine only a settled increment (on a feasible program δU¹ → 0) and at spaced checks, so that the
         # refinement stays a bounded share of a feasible run
         refine = previous is not None and norm >= _RAY_SETTLED * previous and it >= self.next_ray
+        Lam = self.bk.host(Lam)                 # the checks (and a refinement) run on the host in float64
         for candidate in (Lam, None):
             if candidate is None:
                 if not refine or not self._has_null_space():
@@ -590,11 +656,14 @@ class _Core:
         return None
 
     def _dual_value(self, L):
-        """Dual objective of a normalized multiplier L (= −y¹ up to a positive factor) in normalized units."""
-        b = self.ball
-        value = -float(L[b] @ self.Y[b]) - self.eps * float(np.linalg.norm(L[b]))
-        if self.prob.activation == "relu" and not b.all():
-            value -= float(L[~b] @ self.V[~b])
+        """Dual objective of a normalized multiplier L (= −y¹ up to a positive factor, in the iteration's
+        namespace) in normalized units."""
+        b = self.balld
+        Lb = L[b]
+        value = -float(Lb @ self.Yd[b]) - self.eps * _nrm(Lb)
+        if self.inactived is not None and not self.ball.all():
+            nb = self.inactived
+            value -= float(L[nb] @ self.Vd[nb])
         return value
 
     def _has_null_space(self) -> bool:
@@ -629,10 +698,8 @@ class _Core:
         n_w1 = _nrm(W1)
         W1 -= T
         r1 = _nrm(W1)                             # ‖W¹ − W³₊ᵀX‖
-        np.subtract(T, T_old, out=T_old)
-        dT = _nrm(T_old)                          # ‖ΔW³ᵀX‖
-        np.subtract(B, T, out=W1)
-        n_u1 = _nrm(W1)                           # ‖U¹₊‖
+        dT = _nrm(T - T_old)                      # ‖ΔW³ᵀX‖
+        n_u1 = _nrm(B - T)                        # ‖U¹₊‖
         n_t = _nrm(T)
         r_prim = float(np.hypot(r1, _nrm(W2t - W3t_new)))
         r_dual = rho * float(np.hypot(dT, _nrm(W3t_new - W3t)))

@@ -79,7 +79,7 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     step = CholeskyStep(Xs)  # the published method always factors XXᵀ + I
     # weights are kept transposed (M×N), the layout of the shared W³-step
     W3t, U2t = np.zeros((M, N)), np.zeros((M, N))
-    T, U1, T_new = np.zeros((M, P)), np.zeros((M, P)), np.empty((M, P))
+    T, U1 = np.zeros((M, P)), np.zeros((M, P))
     stop_tol = check_scalar(stop_tol, "stop_tol", low=0.0)
     stop = stop_tol * M * N
     stopped = False
@@ -90,11 +90,11 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
         W2t = soft_threshold(W3t - U2t, 1.0 / rho)
         B = W1 + U1
         Ct = W2t + U2t
-        W3t_new = step(B, Ct, T_new)
+        W3t_new, T_new = step(B, Ct)
         U1 = B - T_new
         U2t = Ct - W3t_new
         change = float(np.linalg.norm(W3t_new - W3t))
-        W3t, T, T_new = W3t_new, T_new, T
+        W3t, T = W3t_new, T_new
         if callback is not None:
             callback(W2t.T.copy())
         if change < stop:

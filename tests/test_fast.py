@@ -178,8 +178,7 @@ def test_woodbury_and_cholesky_steps_agree():
     rng = np.random.default_rng(14)
     X = rng.standard_normal((30, 12)) / 3
     B, Ct = rng.standard_normal((4, 12)), rng.standard_normal((4, 30))
-    T1, T2 = np.empty((4, 12)), np.empty((4, 12))
-    W1, W2 = CholeskyStep(X)(B, Ct, T1), WoodburyStep(X)(B, Ct, T2)
+    (W1, T1), (W2, T2) = CholeskyStep(X)(B, Ct), WoodburyStep(X)(B, Ct)
     direct = np.linalg.solve(X @ X.T + np.eye(30), X @ B.T + Ct.T)
     np.testing.assert_allclose(W1.T, direct, atol=1e-10)
     np.testing.assert_allclose(W2.T, direct, atol=1e-10)
