@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .layers import random_layer
+
 __all__ = ["GAUSSIAN", "ILL", "ill_instance", "load_instance", "make_instance", "real_names"]
 
 # ---------------------------------------------------------------------------------------------- Gaussian
@@ -40,15 +42,8 @@ GAUSSIAN = {"a0": (100, 1, 300, "relu", 0.0, 10), "a": (100, 1, 300, "relu", 0.0
 def make_instance(name: str, seed: int = 0):
     """(X, Y, epsilon, activation) of Gaussian instance ``name`` (deterministic in ``seed``)."""
     N, M, P, act, gain, s = GAUSSIAN[name]
-    rng = np.random.default_rng([seed, sorted(GAUSSIAN).index(name)])
-    X = rng.standard_normal((N, P))
-    W0 = rng.standard_normal((N, M)) / np.sqrt(N)
-    if s is not None:
-        for m in range(M):
-            W0[rng.permutation(N)[s:], m] = 0.0
-    Z = W0.T @ X
-    Y = np.maximum(Z, 0.0) if act == "relu" else Z
-    return X, Y, gain * float(np.linalg.norm(Y)), act
+    d = random_layer(N, M, P, activation=act, gain=gain, sparse=s, seed=[seed, sorted(GAUSSIAN).index(name)])
+    return d.X, d.Y, d.epsilon, act
 
 
 # ---------------------------------------------------------------------------------------------- ill-conditioned

@@ -55,6 +55,7 @@ from .bench_instances import (
     make_instance,
     real_names,
 )
+from .layers import random_layer
 
 HELP = ("time nettrim.fast.solve against CVXPY+Clarabel, the published ADMM, SCS and SPGL1 on trained, "
         "ill-conditioned and Gaussian layers")
@@ -507,10 +508,8 @@ def _cuda_layer(name: str, seed: int):
         X, Y, eps, _ = make_instance(name, seed)
         return X, Y, eps
     N, M, P = CUDA_LAYERS[name]
-    rng = np.random.default_rng([seed, N, M, P])
-    X = rng.standard_normal((N, P))
-    Y = np.maximum((rng.standard_normal((N, M)) / np.sqrt(N)).T @ X, 0.0)
-    return X, Y, 0.05 * float(np.linalg.norm(Y))
+    d = random_layer(N, M, P, gain=0.05, seed=[seed, N, M, P])
+    return d.X, d.Y, d.epsilon
 
 
 def _device_time(fn, sync, repeats=3):
