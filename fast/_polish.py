@@ -478,7 +478,10 @@ def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
                   np.linalg.norm(rpm))
         if res <= tol * scale and mu <= 1e-10 * tol * scale:
             break
-        dB, dp, dm = lB / sB, lp / sp, lm / sm
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            dB, dp, dm = lB / sB, lp / sp, lm / sm
+        if not (np.isfinite(dB).all() and np.isfinite(dp).all() and np.isfinite(dm).all()):
+            break              # a slack reached 0 to working precision: the iterate is final (checked by the caller)
         Mmat = H + B.T @ (dB[:, None] * B)                 # the only k²·n product of an iteration
         dsum = dp + dm
         K = Mmat.copy()
