@@ -205,8 +205,7 @@ def prune_layer(X: ArrayLike, Y: ArrayLike, epsilon: float, original: ArrayLike,
     epsilon : float
         Absolute ε of the layer program (:math:`\varepsilon_\ell`, not the network's relative ε).
     original : array_like, shape (N, M)
-        The original augmented layer: the default warm start of "fast", ``nnz_before`` and the bound on
-        the refit's norm.
+        The original augmented layer: ``nnz_before`` and the bound on the refit's norm.
     activation : {"relu", "linear"}
     V : array_like, shape (M, P), optional
         Inactive-set bound (ReLU only; default 0).
@@ -221,7 +220,8 @@ def prune_layer(X: ArrayLike, Y: ArrayLike, epsilon: float, original: ArrayLike,
         Options of the layer solver (:func:`resolve_options`: "fast" starts from
         :data:`nettrim.fast.PRUNING_OPTIONS`).
     warm_start : Solution or array_like (N, M), optional
-        Start of the first "fast" round (default: ``original``).
+        Start of the first "fast" round (default: a cold start; a start from the dense original layer
+        costs more than it saves, see :func:`_l1_rounds`).
     verbose : int
         ≥ 2 passes ``verbose=True`` to the solver and prefixes its output lines with ``label``.
     label : str
@@ -312,8 +312,10 @@ def _finish(prob, original, bias, sol, l1, refit) -> LayerResult:
 
 def _l1_rounds(prob, original, reweight, solver, options, warm_start, verbose, label):
     """The ℓ1 solve and its reweighting rounds; returns (last kept Solution, its weights, rounds, iterations)."""
-    sol = _solve(prob, None, solver, options, original if warm_start is None else warm_start, original,
-                 verbose, label)
+    # The first round starts cold unless the caller gives a start: a start from the dense original layer
+    # made the polish work on dense supports — MNIST layer 1 (785×300, P = 500, ε = 0.05): 420 iterations and
+    # 145 s CPU warm against 510 iterations and 12.6 s cold, same certified answer.
+    sol = _solve(prob, None, solver, options, warm_start, original, verbose, label)
     weights, rounds, iterations = None, 0, sol.iterations or 0
     for r in range(reweight):
         U = sol.W

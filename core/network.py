@@ -122,7 +122,7 @@ def prune_network(weights, biases, X: ArrayLike, *, epsilon=None, density=None, 
     last_activation : {"linear", "relu"}
         Activation of the last layer (hidden layers are ReLU).
     solver : {"fast", "reference", "clarabel", "ecos", "scs"}
-        "fast" is :func:`nettrim.fast.solve` (ADMM, warm-started from the original layer) with
+        "fast" is :func:`nettrim.fast.solve` (ADMM, from a cold start) with
         :data:`nettrim.fast.PRUNING_OPTIONS` as defaults; "reference" is :func:`nettrim.reference.solve`
         with CLARABEL (exact, for small layers); a back-end name selects that back-end.
     jobs : int

@@ -5,7 +5,7 @@ On the MNIST-5k network (784-300-100-10, calibrated on the 4,000 training images
 seconds (``time.process_time``, one BLAS thread) beside wall seconds:
 
 * ``density``: ``prune_network(density=d)`` (the ε search) and then one prune at the ε it found, cold
-  (warm-started from the original layers only); the ratio of their CPU times is the price of asking for
+  (no earlier prune to start from); the ratio of their CPU times is the price of asking for
   a density instead of an ε;
 * ``refit``: cascade prunes at a few ε with the refit on and off (kept, test accuracy, output error);
 * ``reweight``: parallel prunes at one ε with 0, 1, 2 reweighting rounds (kept at equal ε);
