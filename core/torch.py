@@ -68,6 +68,8 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is part of the test install
     raise ImportError("nettrim.torch needs PyTorch: pip install 'nettrim[torch]' (torch==2.13.0)") from exc
 
+from ._layer import resolve_options
+from ._schemes import EPS_RANGE
 from ._validation import as_float_matrix, check_scalar
 from .conv import (
     DEFAULT_MAX_PATCHES,
@@ -79,11 +81,13 @@ from .conv import (
     patches,
     sample_positions,
 )
-from .network import (
+from .network import (  # the same ε/density targets and certificate rule as prune_network
     DEFAULT_EPSILON,
     DENSITY_TOL,
     MODES,
     LayerResult,
+    _targets,
+    _uncertified,
     cascade_program,
     prune_layer,
     refit_layer,
@@ -604,11 +608,6 @@ def assign_weights(module, U, *, mask: bool = True) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- settings
-# Range of the relative ε a density search explores (prune_network's): below 1e-4 the ℓ1 answer is as dense
-# as it gets at ε = 0; at 1 the all-zero answer is feasible (‖σ(0) − Y‖_F = ‖Y‖_F).
-EPS_RANGE = (1e-4, 1.0)
-
-
 @dataclass(frozen=True)
 class _Settings:
     """Validated settings of one prune (see :func:`prune`)."""
@@ -649,28 +648,7 @@ def _settings(*, mode, refit, reweight, gamma, kappa, solver, solver_options, jo
                      jobs=int(jobs), verbose=verbose, density_tol=check_scalar(density_tol, "density_tol", low=0.0))
 
 
-def _targets(epsilon, density, n_layers):
-    """(relative ε per layer, None) or (None, densities: one common or one per layer), as in prune_network."""
-    if epsilon is not None and density is not None:
-        raise ValueError("give either epsilon or density, not both")
-    if density is None:
-        eps = _per_layer(DEFAULT_EPSILON if epsilon is None else epsilon, "epsilon", n_layers)
-        eps = [check_scalar(e, f"epsilon[{i}]" if len(eps) > 1 else "epsilon", low=0.0) for i, e in enumerate(eps)]
-        return (eps * n_layers if len(eps) == 1 else eps), None
-    dens = _per_layer(density, "density", n_layers)
-    return None, [check_scalar(d, f"density[{i}]" if len(dens) > 1 else "density", low=0.0, high=1.0,
-                               low_inclusive=False) for i, d in enumerate(dens)]
 
-
-def _per_layer(value, name, n_layers):
-    """A scalar as [value], or one value per pruned layer as a list."""
-    if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0:
-        values = list(np.asarray(value, dtype=object).ravel())
-        if len(values) != n_layers:
-            raise ValueError(f"{name} has {len(values)} entries but the model has {n_layers} layers to prune; "
-                             f"give one {name} or one per layer")
-        return values
-    return [value]
 
 
 # ---------------------------------------------------------------------------------------------- solving
@@ -922,17 +900,6 @@ def _evaluate(model, pruned, layers, batches, mode):
     return out
 
 
-def _option(cfg: _Settings, name: str):
-    """A solver option in force: the one given, else (solver "fast") :data:`nettrim.fast.PRUNING_OPTIONS`'s."""
-    if name in cfg.solver_options:
-        return cfg.solver_options[name]
-    if cfg.solver == "fast":
-        from nettrim.fast import PRUNING_OPTIONS
-
-        return PRUNING_OPTIONS.get(name)
-    return None
-
-
 def _warn(layers, run: _Run, searches, cfg: _Settings) -> None:
     """The warnings of :func:`nettrim.prune_network`, naming the module."""
     for L in layers:
@@ -946,14 +913,9 @@ def _warn(layers, run: _Run, searches, cfg: _Settings) -> None:
                           f"violation {row['violation_l1']:.2e}); the layer may not meet its error bound",
                           ConvergenceWarning, stacklevel=4)
         else:
-            tol_violation, tol_gap = _option(cfg, "eps_violation"), _option(cfg, "eps_gap")
-            problems = []
-            if tol_violation is not None and row["violation_l1"] > tol_violation:
-                problems.append(f"relative violation {row['violation_l1']:.2e} > eps_violation = {tol_violation:g}")
-            if tol_gap is not None and not row["gap"] <= tol_gap:
-                problems.append(f"certified gap {row['gap']:.2e} > eps_gap = {tol_gap:g}")
-            if problems:
-                warnings.warn(f"{who}: {'; '.join(problems)}", ConvergenceWarning, stacklevel=4)
+            uncertified = _uncertified(row, resolve_options(cfg.solver, cfg.solver_options))
+            if uncertified:
+                warnings.warn(f"{who}: {uncertified}", ConvergenceWarning, stacklevel=4)
         if row["refit_fallbacks"]:
             what = ("the whole layer (its spectral norm exceeded the original's l1 norm)"
                     if not row["refit"] else f"{row['refit_fallbacks']} neuron(s)")
