@@ -154,22 +154,26 @@ def test_masks_and_copy():
     assert (rep2["nnz_before"].to_numpy() == rep["nnz_after"].to_numpy()).all()
 
 
-def test_linear_model_matches_prune_network():
-    """An MLP as nn.Sequential gives the programs (ε, inputs, targets) and answers of prune_network, with and
-    without the refit."""
-    rng = np.random.default_rng(0)
-    sizes = (6, 12, 8, 3)
-    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
+def random_mlp(seed, sizes, P):
+    """Seeded MLP weights (scikit-learn layout), calibration rows, and the same MLP as an nn.Sequential."""
+    rng = np.random.default_rng(seed)
+    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
     bs = [0.1 * rng.standard_normal(b) for b in sizes[1:]]
-    X = rng.standard_normal((60, sizes[0]))
+    X = rng.standard_normal((P, sizes[0]))
     mods = []
-    for i, (W, b) in enumerate(zip(Ws, bs, strict=False)):
+    for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
         lin = nn.Linear(*W.shape).double()
         with torch.no_grad():
             lin.weight.copy_(torch.as_tensor(W.T))
             lin.bias.copy_(torch.as_tensor(b))
         mods += [lin] + ([nn.ReLU()] if i < len(Ws) - 1 else [])
-    model = nn.Sequential(*mods).eval()
+    return Ws, bs, X, nn.Sequential(*mods).eval()
+
+
+def test_linear_model_matches_prune_network():
+    """An MLP as nn.Sequential gives the programs (ε, inputs, targets) and answers of prune_network, with and
+    without the refit."""
+    Ws, bs, X, model = random_mlp(0, (6, 12, 8, 3), 60)
     for mode, refit in (("parallel", False), ("cascade", False), ("parallel", True), ("cascade", True)):
         net = prune_network(Ws, bs, X, epsilon=0.1, mode=mode, refit=refit, solver="reference")
         _, rep = prune_quiet(model, torch.as_tensor(X), epsilon=0.1, mode=mode, refit=refit, solver="reference")
@@ -181,19 +185,7 @@ def test_linear_model_matches_prune_network():
 def test_density_target_is_met_as_in_prune_network():
     """A density target: the kept fraction is within density_tol of it (when reachable), the one relative ε
     found is the one prune_network finds on the same MLP, and every layer still meets that ε."""
-    rng = np.random.default_rng(3)
-    sizes = (10, 30, 20, 4)
-    Ws = [rng.standard_normal((a, b)) * np.sqrt(2 / a) for a, b in zip(sizes[:-1], sizes[1:], strict=False)]
-    bs = [0.1 * rng.standard_normal(b) for b in sizes[1:]]
-    X = rng.standard_normal((200, sizes[0]))
-    mods = []
-    for i, (W, b) in enumerate(zip(Ws, bs, strict=False)):
-        lin = nn.Linear(*W.shape).double()
-        with torch.no_grad():
-            lin.weight.copy_(torch.as_tensor(W.T))
-            lin.bias.copy_(torch.as_tensor(b))
-        mods += [lin] + ([nn.ReLU()] if i < len(Ws) - 1 else [])
-    model = nn.Sequential(*mods).eval()
+    Ws, bs, X, model = random_mlp(3, (10, 30, 20, 4), 200)
     net = prune_network(Ws, bs, X, density=0.4, mode="parallel", solver="reference")
     _, rep = prune_quiet(model, torch.as_tensor(X), density=0.4, mode="parallel", solver="reference",
                          density_tol=0.01)
