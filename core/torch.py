@@ -51,7 +51,6 @@ fine-tuning keeps the support), and a report (:data:`REPORT_COLUMNS`).
 from __future__ import annotations
 
 import copy
-import numbers
 import time
 import warnings
 from collections.abc import Iterable
@@ -68,8 +67,7 @@ try:
 except ImportError as exc:  # pragma: no cover - the extra is part of the test install
     raise ImportError("nettrim.torch needs PyTorch: pip install 'nettrim[torch]' (torch==2.13.0)") from exc
 
-from ._layer import resolve_options
-from ._schemes import EPS_RANGE
+from ._schemes import EPS_RANGE, Config
 from ._validation import as_float_matrix, check_scalar
 from .conv import (
     DEFAULT_MAX_PATCHES,
@@ -81,11 +79,11 @@ from .conv import (
     patches,
     sample_positions,
 )
-from .network import (  # the same ε/density targets and certificate rule as prune_network
+from .network import (  # the same settings checks, ε/density targets and certificate rule as prune_network
     DEFAULT_EPSILON,
     DENSITY_TOL,
-    MODES,
     LayerResult,
+    _config,
     _targets,
     _uncertified,
     cascade_program,
@@ -608,44 +606,12 @@ def assign_weights(module, U, *, mask: bool = True) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- settings
-@dataclass(frozen=True)
-class _Settings:
-    """Validated settings of one prune (see :func:`prune`)."""
-
-    mode: str
-    refit: bool
-    reweight: int
-    gamma: float
-    kappa: float
-    solver: str
-    solver_options: dict
-    jobs: int
-    verbose: int
-    density_tol: float
-
-
-def _settings(*, mode, refit, reweight, gamma, kappa, solver, solver_options, jobs, verbose, density_tol):
-    if not isinstance(mode, str) or mode.lower() not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if isinstance(jobs, (bool, np.bool_)) or not isinstance(jobs, numbers.Integral):
-        raise TypeError(f"jobs must be an integer >= 1, got {type(jobs).__name__}")
-    if jobs < 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs}")
-    if isinstance(verbose, (bool, np.bool_)):
-        verbose = int(verbose)
-    elif not isinstance(verbose, numbers.Integral) or not 0 <= verbose <= 2:
-        raise TypeError(f"verbose must be a bool or 0, 1, 2, got {verbose!r}")
+def _settings(*, mode, refit, reweight, gamma, kappa, solver, solver_options, jobs, verbose, density_tol) -> Config:
+    """The validated settings of one prune: :func:`nettrim.prune_network`'s (one set of checks)."""
     if solver_options is not None and not isinstance(solver_options, dict):
         raise TypeError(f"solver_options must be a dict or None, got {type(solver_options).__name__}")
-    one = np.ones((1, 1))
-    # the layer API checks solver, refit, reweight and the solver's options (a reference back-end its own
-    # settings) itself: run it on a 1×1 program so that a bad argument fails before the model is run
-    prune_layer(one, one, 0.5, one, activation="linear", bias=False, refit=refit, reweight=reweight,
-                        solver=solver, solver_options=solver_options)
-    cascade_program(one, one, one, activation="linear", gamma=gamma, kappa=kappa)   # checks γ and κ
-    return _Settings(mode=mode.lower(), refit=bool(refit), reweight=int(reweight), gamma=float(gamma),
-                     kappa=float(kappa), solver=solver.lower(), solver_options=dict(solver_options or {}),
-                     jobs=int(jobs), verbose=verbose, density_tol=check_scalar(density_tol, "density_tol", low=0.0))
+    return _config(mode=mode, refit=refit, reweight=reweight, gamma=gamma, kappa=kappa, solver=solver, jobs=jobs,
+                   verbose=verbose, density_tol=density_tol, options=solver_options)
 
 
 
@@ -698,9 +664,9 @@ class _Run:
         return sum(r["nnz_after"] for r in rows) / sum(r["n_in"] * r["n_out"] for r in rows)
 
 
-def _solve(p: _Program, eps_layer: float, warm, cfg: _Settings, refit: bool) -> LayerResult:
+def _solve(p: _Program, eps_layer: float, warm, cfg: Config, refit: bool) -> LayerResult:
     return prune_layer(p.X, p.Y, eps_layer, p.original, activation=p.activation, V=p.V, bias=p.bias, refit=refit,
-                       reweight=cfg.reweight, solver=cfg.solver, solver_options=cfg.solver_options, warm_start=warm,
+                       reweight=cfg.reweight, solver=cfg.solver, solver_options=cfg.options, warm_start=warm,
                        verbose=cfg.verbose, label=p.label)
 
 
@@ -713,7 +679,7 @@ def _refit_task(task) -> LayerResult:
     return refit_layer(res, p.X, p.Y, res.row["epsilon"], p.original, activation=p.activation, V=p.V, bias=p.bias)
 
 
-def _map(fn, tasks, cfg: _Settings) -> list:
+def _map(fn, tasks, cfg: Config) -> list:
     """``[fn(t) for t in tasks]``, in ``cfg.jobs`` worker processes (one BLAS thread each) when jobs > 1."""
     if cfg.jobs > 1 and len(tasks) > 1:
         from joblib import Parallel, delayed
@@ -730,7 +696,7 @@ def _pinned(fn, task):
         return fn(task)
 
 
-def _progress(p: _Program, res: LayerResult, cfg: _Settings) -> None:
+def _progress(p: _Program, res: LayerResult, cfg: Config) -> None:
     """One line per pruned layer (``verbose``): kept, error (before the refit), status, time."""
     if not cfg.verbose:
         return
@@ -745,7 +711,7 @@ def _warm(warm: _Run | None, L: _Layer):
     return None if warm is None else warm.results[L.name].solution
 
 
-def _scheme(orig: _Original, eps_gains, cfg: _Settings, *, refit: bool, warm: _Run | None = None,
+def _scheme(orig: _Original, eps_gains, cfg: Config, *, refit: bool, warm: _Run | None = None,
             tag: str = "") -> _Run:
     """Prune every layer at relative ε ``eps_gains[ℓ]`` (cascade: only layer 1's is used); ``warm`` is an
     earlier run to warm-start from."""
@@ -776,7 +742,7 @@ def _scheme(orig: _Original, eps_gains, cfg: _Settings, *, refit: bool, warm: _R
     return run
 
 
-def _search_common(orig: _Original, density: float, cfg: _Settings):
+def _search_common(orig: _Original, density: float, cfg: Config):
     """One relative ε for every layer, found by :func:`nettrim.network.search_epsilon` (as prune_network).
 
     Parallel trials skip the refit (it keeps each layer's support, hence the count) and only the chosen
@@ -806,7 +772,7 @@ def _search_common(orig: _Original, density: float, cfg: _Settings):
     return run, search
 
 
-def _search_layer(p: _Program, floor: float, density: float, cfg: _Settings):
+def _search_layer(p: _Program, floor: float, density: float, cfg: Config):
     """Search one layer's relative ε (at or above ``floor``, absolute); the trials skip the refit, the chosen
     one gets it."""
     y_norm = float(np.linalg.norm(p.Y)) or 1.0
@@ -831,7 +797,7 @@ def _search_layer_task(task):
     return _search_layer(*task)
 
 
-def _search_per_layer(orig: _Original, densities, cfg: _Settings):
+def _search_per_layer(orig: _Original, densities, cfg: Config):
     """One ε per layer: parallel layers searched independently (in ``jobs`` workers); cascade layers in
     order, layer ℓ ≥ 2 searching its ε at or above the cascade's γ = 1 value, which keeps it feasible."""
     run = _Run(copy.deepcopy(orig.model))
@@ -900,7 +866,7 @@ def _evaluate(model, pruned, layers, batches, mode):
     return out
 
 
-def _warn(layers, run: _Run, searches, cfg: _Settings) -> None:
+def _warn(layers, run: _Run, searches, cfg: Config) -> None:
     """The warnings of :func:`nettrim.prune_network`, naming the module."""
     for L in layers:
         res = run.results[L.name]
@@ -913,7 +879,7 @@ def _warn(layers, run: _Run, searches, cfg: _Settings) -> None:
                           f"violation {row['violation_l1']:.2e}); the layer may not meet its error bound",
                           ConvergenceWarning, stacklevel=4)
         else:
-            uncertified = _uncertified(row, resolve_options(cfg.solver, cfg.solver_options))
+            uncertified = _uncertified(row, cfg.options)
             if uncertified:
                 warnings.warn(f"{who}: {uncertified}", ConvergenceWarning, stacklevel=4)
         if row["refit_fallbacks"]:
@@ -1048,7 +1014,7 @@ def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascad
                       seed=seed)
 
 
-def _prune(model, calibration, *, epsilon, density, cfg: _Settings, max_patches, seed):
+def _prune(model, calibration, *, epsilon, density, cfg: Config, max_patches, seed):
     t_start = time.perf_counter()
     batches, layers, dtype = _setup(model, calibration, max_patches, seed)
     eps_gains, densities = _targets(epsilon, density, len(layers))
@@ -1083,7 +1049,7 @@ def _prune(model, calibration, *, epsilon, density, cfg: _Settings, max_patches,
     report = pd.DataFrame(rows, columns=list(REPORT_COLUMNS))
     report.attrs["settings"] = dict(epsilon=found, density=density, mode=cfg.mode, refit=cfg.refit,
                                     reweight=cfg.reweight, gamma=cfg.gamma, kappa=cfg.kappa, solver=cfg.solver,
-                                    solver_options=cfg.solver_options, max_patches=max_patches, seed=seed,
+                                    solver_options=cfg.options, max_patches=max_patches, seed=seed,
                                     calibration_samples=int(sum(t.shape[0] for t in batches)))
     report.attrs["search"] = search
     report.attrs["total_time"] = time.perf_counter() - t_start
