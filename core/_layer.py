@@ -313,8 +313,8 @@ def _finish(prob, original, bias, sol, l1, refit) -> LayerResult:
 def _l1_rounds(prob, original, reweight, solver, options, warm_start, verbose, label):
     """The ℓ1 solve and its reweighting rounds; returns (last kept Solution, its weights, rounds, iterations)."""
     # The first round starts cold unless the caller gives a start: a start from the dense original layer
-    # made the polish work on dense supports — MNIST layer 1 (785×300, P = 500, ε = 0.05): 420 iterations and
-    # 145 s CPU warm against 510 iterations and 12.6 s cold, same certified answer.
+    # made the polish work on dense supports: `python -m nettrim.experiments prune-mnist --quick` (P = 500),
+    # parallel ε = 0.05, took 494 s warm and 19 s cold for the same prune (kept 22.86 %, accuracy 94.4 %).
     sol = _solve(prob, None, solver, options, warm_start, original, verbose, label)
     weights, rounds, iterations = None, 0, sol.iterations or 0
     for r in range(reweight):
