@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .layers import random_layer
+from .layers import ill_layer, random_layer
 
 __all__ = ["GAUSSIAN", "ILL", "ill_instance", "load_instance", "make_instance", "real_names"]
 
@@ -55,15 +55,9 @@ def ill_instance(name: str, seed: int = 0):
     """(X, Y, epsilon, "relu") of ill-conditioned instance ``name`` (see the module docstring)."""
     kappa, gain = name[3:].split("-e")
     N, M, P, s = _ILL_SHAPE
-    rng = np.random.default_rng([seed, 1000 + ILL.index(name)])
-    U, _ = np.linalg.qr(rng.standard_normal((N, N)))
-    V, _ = np.linalg.qr(rng.standard_normal((P, N)))
-    X = (U * np.logspace(0, -np.log10(float(kappa)), N)) @ V.T * np.sqrt(P)
-    W0 = rng.standard_normal((N, M)) / np.sqrt(N)
-    for m in range(M):
-        W0[rng.permutation(N)[s:], m] = 0.0
-    Y = np.maximum(W0.T @ X, 0.0)
-    return X, Y, float(gain) * float(np.linalg.norm(Y)), "relu"
+    d = ill_layer(N, M, P, spread=np.log10(float(kappa)), kind="svd", gain=float(gain), sparse=s,
+                  seed=[seed, 1000 + ILL.index(name)])
+    return d.X, d.Y, d.epsilon, "relu"
 
 
 # ---------------------------------------------------------------------------------------------- trained layers

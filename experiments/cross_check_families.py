@@ -28,7 +28,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .layers import LayerData, random_layer
+from .layers import LayerData, ill_layer, random_layer
 
 __all__ = ["Spec", "instance", "families", "GAINS", "NETWORKS", "REAL_SIZES", "REAL_SIZES_QUICK"]
 
@@ -92,19 +92,8 @@ def _gaussian(spec: Spec, seed: int) -> LayerData:
 
 
 def _ill(spec: Spec, seed: int) -> LayerData:
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((spec.N, spec.P))
-    scales = 10.0 ** (spec.spread * (np.linspace(0, 1, spec.N) - 0.5))
-    if spec.kind == "rows":        # features in wildly different units
-        X *= scales[:, None]
-    else:                          # correlated features: singular values spread over 10^spread
-        Q1, _ = np.linalg.qr(rng.standard_normal((spec.N, spec.N)))
-        Q2, _ = np.linalg.qr(rng.standard_normal((spec.P, spec.N)))
-        X = (Q1 * scales) @ Q2.T * np.sqrt(spec.P)
-    W0 = rng.standard_normal((spec.N, spec.M)) * (rng.random((spec.N, spec.M)) < 0.5) / np.sqrt(spec.N)
-    Z = W0.T @ X
-    Y = np.maximum(Z, 0.0) if spec.activation == "relu" else Z
-    return LayerData(X, Y, spec.gain * float(np.linalg.norm(Y)), None, W0)
+    return ill_layer(spec.N, spec.M, spec.P, spread=spec.spread, kind=spec.kind, activation=spec.activation,
+                     gain=spec.gain, density=0.5, seed=seed)
 
 
 def _infeasible(spec: Spec, seed: int) -> LayerData:

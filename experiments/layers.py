@@ -13,6 +13,12 @@ s-sparse neuron, the setting of the recovery theory), and σ the ReLU or the ide
 ``v_margin > 0`` the inactive set gets a cascade-like threshold
 :math:`V_{\Omega^c} = (W^{0\top}X)_{\Omega^c} + \text{margin}\cdot|g|\cdot\mathrm{std}(W^{0\top}X)`
 (g standard normal), so the original weights stay feasible.
+
+:func:`ill_layer` draws the same program on an ill-conditioned X of condition number
+:math:`\kappa = 10^{\text{spread}}`: either :math:`X = Q_1\,\mathrm{diag}(\sigma)\,Q_2^\top\sqrt P` with
+orthonormal :math:`Q_1` (N×N), :math:`Q_2` (P×N) and singular values σ log-spaced from 1 to 1/κ (correlated
+features, ``kind="svd"``), or Gaussian rows scaled by those factors (features in wildly different units,
+``kind="rows"``).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["LayerData", "random_layer"]
+__all__ = ["LayerData", "ill_layer", "random_layer"]
 
 
 class LayerData(NamedTuple):
@@ -95,3 +101,57 @@ def random_layer(N: int, M: int, P: int, *, activation: str = "relu", gain: floa
             raise ValueError("v_margin applies to a ReLU layer's inactive set")
         V = np.where(Y > 0, 0.0, Z + v_margin * np.abs(rng.standard_normal(Z.shape)) * Z.std())
     return LayerData(X, Y, gain * float(np.linalg.norm(Y)), V, W0)
+
+
+def ill_layer(N: int, M: int, P: int, *, spread: float, kind: str = "svd", activation: str = "relu",
+              gain: float = 0.0, sparse: int | None = None, density: float = 1.0, seed=0) -> LayerData:
+    r"""Draw one seeded layer program on an ill-conditioned X (see the module docstring).
+
+    Parameters
+    ----------
+    N, M, P : int
+        Inputs, neurons, samples (P ≥ N for ``kind="svd"``).
+    spread : float
+        log10 of the condition number: the scales run from 1 down to :math:`10^{-\text{spread}}`.
+    kind : {"svd", "rows"}
+        Spread the singular values of X (``"svd"``) or the scales of its rows (``"rows"``).
+    activation, gain, sparse, density, seed
+        As in :func:`random_layer` (W0 has standard deviation 1/sqrt(N)).
+
+    Returns
+    -------
+    LayerData
+        ``(X, Y, epsilon, None, W0)``; ``W0`` is feasible for the program.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from nettrim.experiments.layers import ill_layer
+    >>> d = ill_layer(30, 5, 100, spread=6, seed=0)
+    >>> s = np.linalg.svd(d.X, compute_uv=False)
+    >>> round(float(np.log10(s[0] / s[-1])), 6)
+    6.0
+    """
+    if activation not in ("relu", "linear"):
+        raise ValueError(f"activation must be 'relu' or 'linear', got {activation!r}")
+    if kind not in ("svd", "rows"):
+        raise ValueError(f"kind must be 'svd' or 'rows', got {kind!r}")
+    rng = np.random.default_rng(seed)
+    scales = np.logspace(0, -float(spread), N)
+    if kind == "svd":
+        if P < N:
+            raise ValueError(f"kind='svd' needs P >= N, got N={N}, P={P}")
+        Q1, _ = np.linalg.qr(rng.standard_normal((N, N)))
+        Q2, _ = np.linalg.qr(rng.standard_normal((P, N)))
+        X = (Q1 * scales) @ Q2.T * np.sqrt(P)
+    else:
+        X = rng.standard_normal((N, P)) * scales[:, None]
+    W0 = rng.standard_normal((N, M)) / np.sqrt(N)
+    if sparse is not None:
+        for m in range(M):
+            W0[rng.permutation(N)[sparse:], m] = 0.0
+    elif density < 1.0:
+        W0 *= rng.random((N, M)) < density
+    Z = W0.T @ X
+    Y = np.maximum(Z, 0.0) if activation == "relu" else Z
+    return LayerData(X, Y, gain * float(np.linalg.norm(Y)), None, W0)
