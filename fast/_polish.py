@@ -33,8 +33,12 @@ active-set round (Hintermüller, Ito & Kunisch, SIAM J. Optim. 13(3), 2003) move
 the sets and solves again. Nothing here is trusted: the caller accepts a polished answer only when its
 recomputed violation and the duality gap against this Λ certify it.
 
-**ε = 0** (:func:`polish_equality`): the program is a linear program; on the support and the active rows
-the least-norm correction that meets them with equality, and the least-norm multiplier.
+**ε = 0** (:func:`polish_equality`): the program is a linear program, on trained layers a degenerate one
+(rank-deficient X, nearly as many active rows as inputs): its optimum is a vertex with as many nonzeros as
+the rank of its active rows, and ADMM's sparse iterate lacks the smallest of them for tens of thousands
+of iterations. The support is completed (by dual activity, or by orthogonal matching pursuit on the
+residual of the equalities; the cheaper consistent face wins), the least-norm correction meets the active
+rows with equality, and stationarity on the support gives the least-norm multiplier.
 """
 
 from __future__ import annotations
@@ -63,6 +67,9 @@ _NNLS_INFEASIBLE = 1e-6
 _ROUND_OFF = 1e-10
 # Rank decisions of the pivoted QR: a diagonal entry below this times the largest one counts as zero.
 _RANK_TOL = 1e-10
+# ε = 0: inputs whose dual activity |(XΛᵀ)_i|/c_i is below this are tried last when the support is completed
+# (at an optimum only inputs at 1 can be nonzero; ADMM's multiplier is a few per cent off early on).
+_CANDIDATE_RATIO = 0.9
 
 
 @dataclass
@@ -552,57 +559,163 @@ def _cho_regularized(K):
     raise LinAlgError("K is not positive definite even after a diagonal shift")
 
 
+def _complete_by_ratio(XR, S, ratio):
+    r"""S completed to the rank of ``XR`` by the inputs of largest dual activity ``ratio`` whose rows
+    :math:`x_{i,R}` leave the span of those of S (Gram–Schmidt residual above round-off): a vertex of the
+    ε = 0 program has as many nonzeros as the rank of its active rows."""
+    if XR.shape[1] == 0:
+        return S
+    sv = np.linalg.svd(XR, compute_uv=False)
+    target = int(np.count_nonzero(sv > sv[0] * _RANK_TOL)) if sv.size and sv[0] > 0 else 0
+    Q = _span(XR, S)
+    chosen = list(S)
+    inside = np.zeros(XR.shape[0], dtype=bool)
+    inside[S] = True
+    for i in np.argsort(-np.abs(ratio)):
+        if Q.shape[1] >= target:
+            break
+        x = XR[i]
+        nx = float(np.linalg.norm(x))
+        if inside[i] or nx == 0:
+            continue
+        res = x - Q @ (Q.T @ x)
+        res -= Q @ (Q.T @ res)          # twice is enough (Giraud et al. 2005)
+        nr = float(np.linalg.norm(res))
+        if nr > _RANK_TOL * 1e2 * nx:
+            Q = np.column_stack([Q, res / nr])
+            chosen.append(int(i))
+    return np.sort(np.asarray(chosen, dtype=int))
+
+
+def _span(XR, S):
+    """Orthonormal basis of the span of the rows S of XR (pivoted QR, rank by :data:`_RANK_TOL`)."""
+    if not S.size:
+        return np.zeros((XR.shape[1], 0))
+    Q, Rq, _ = qr(XR[S].T, mode="economic", pivoting=True, check_finite=False)
+    d = np.abs(np.diag(Rq))
+    return Q[:, : int(np.count_nonzero(d > d[0] * _RANK_TOL))] if d.size and d[0] > 0 else Q[:, :0]
+
+
+def _complete_support(XR, S, ratio, residual, *, candidates=_CANDIDATE_RATIO):
+    r"""S completed by orthogonal matching pursuit until the face's equalities can be met.
+
+    With :math:`a_i = x_{i,R}` (the rows of ``XR``), the least-norm correction on S meets the rows R
+    exactly iff the ``residual`` :math:`r = t_R - X_{S,R}^\top w_S` lies in :math:`\mathrm{span}\{a_i: i \in S\}`.
+    ADMM's sparse iterate often lacks the smallest entries of the answer (below the soft threshold): while
+    the part :math:`r_\perp` of r outside that span is above round-off, the input i ∉ S whose projected row
+    :math:`c_i = (I - QQ^\top)a_i` is best aligned with :math:`r_\perp` (largest :math:`|c_i^\top r_\perp|/\|c_i\|`)
+    joins S (Pati, Rezaiifar & Krishnaprasad 1993). Candidates are the inputs whose dual activity
+    ``ratio`` :math:`= |(X\Lambda^\top)_i|/c_i` is at least ``candidates`` (complementary slackness: only
+    those can be nonzero at an optimum), all inputs if they do not suffice.
+    """
+    n, k = XR.shape
+    if k == 0:
+        return S
+    tol = _RANK_TOL * 1e2 * max(float(np.linalg.norm(residual)), float(np.max(np.abs(XR))) * 1e-300, 1e-300)
+    Q = _span(XR, S)
+    r = residual - Q @ (Q.T @ residual)
+    if np.linalg.norm(r) <= tol:
+        return S
+    inside = np.zeros(n, dtype=bool)
+    inside[S] = True
+    chosen = list(S)
+    for pool in (np.flatnonzero(~inside & (np.abs(ratio) >= candidates)), np.flatnonzero(~inside)):
+        pool = np.setdiff1d(pool, chosen, assume_unique=False)
+        if not pool.size:
+            continue
+        C = XR[pool].T.copy()                           # k×|pool|, projected on the complement of span(Q)
+        C -= Q @ (Q.T @ C)
+        norms0 = np.linalg.norm(XR[pool], axis=1)
+        alive = np.ones(pool.size, dtype=bool)
+        while np.linalg.norm(r) > tol:
+            cn = np.linalg.norm(C, axis=0)
+            ok = alive & (cn > _RANK_TOL * 1e2 * np.maximum(norms0, 1e-300))
+            if not ok.any():
+                break
+            score = np.where(ok, np.abs(C.T @ r) / np.where(ok, cn, 1.0), -1.0)
+            j = int(np.argmax(score))
+            q = C[:, j] / cn[j]
+            r -= q * (q @ r)
+            C -= np.outer(q, q @ C)
+            alive[j] = False
+            chosen.append(int(pool[j]))
+        if np.linalg.norm(r) <= tol:
+            break
+        Q = np.linalg.qr(XR[np.asarray(chosen, dtype=int)].T)[0] if chosen else Q
+    return np.sort(np.asarray(chosen, dtype=int))
+
+
 def polish_equality(X, Y, V, ball, W2t, y1, weights_t, accept, *, active_tol=1e-6, dual_tol=1e-3, rounds=3):
     r"""Active-set polish of the ε = 0 program (a linear program); None when it does not certify.
 
-    For each neuron m, with support S of the sparse iterate (and the entries whose ADMM multiplier is
-    within ``dual_tol`` of its bound :math:`|(X\Lambda^\top)_{im}| = c_{im}`; every input when the rows R
-    have rank N, so that they alone fix :math:`u_m`) and rows R = Ω_m ∪ {active inequalities} (within
-    ``active_tol``·max|Y| of the bound, or with an ADMM multiplier above ``dual_tol`` times the
-    largest), the least-norm correction δ with :math:`X_{S,R}^\top(w_S + \delta) = t_R` (t = Y on Ω, V on
-    the active rows) moves w onto the face ADMM has identified; inequalities it breaks join R (a few
-    rounds). Stationarity on the support, :math:`(X\Lambda^\top)_S = -c_S\circ\mathrm{sign}(w_S)`, gives the
-    least-norm multiplier on R. ``accept(Wt, y1)`` is tried with that multiplier, then with the ADMM's.
+    For each neuron m the rows R = Ω_m ∪ H_m hold with equality, H_m the inequalities the iterate marks
+    active (within ``active_tol``·max|Y| of the bound, or an ADMM multiplier above ``dual_tol`` times the
+    largest). The support S is the iterate's, with the entries where the ADMM multiplier is within
+    ``dual_tol`` of its bound :math:`|(X\Lambda^	op)_{im}| = c_{im}`, completed to the rank of
+    :math:`X_{:,R}` (:func:`_complete_support`: a vertex has as many nonzeros as active rows of full rank);
+    every input when the rows R have rank N, so that they alone fix :math:`u_m`. The least-norm correction
+    δ with :math:`X_{S,R}^	op(w_S + \delta) = t_R` (t = Y on Ω, V on H) moves w onto that face. When the
+    marked inequalities make the system inconsistent (they are not all tight at the optimum), R falls back
+    to Ω_m; inequalities the corrected w breaks join R for the next round. Stationarity on the support,
+    :math:`(X\Lambda^	op)_S = -c_S\circ\mathrm{sign}(w_S)`, gives the least-norm multiplier on R.
+    ``accept(Wt, y1)`` is tried with that multiplier, then with the ADMM's.
     """
     Wt = W2t.copy()
     Lam = np.zeros_like(Y)                              # KKT dual of the identified face (normalized)
     Z = Wt @ X
-    tol = active_tol * max(float(np.max(np.abs(Y))), 1e-300)
+    scale = max(float(np.max(np.abs(Y))), 1e-300)
+    tol = active_tol * scale
     dual = -y1                                           # Λ' ≥ 0 marks active inequalities
     d_tol = dual_tol * max(float(np.max(np.abs(dual))), 1e-300)
-    rows = ball | (Z >= V - tol) | (dual > d_tol)
+    hint = ~ball & ((Z >= V - tol) | (dual > d_tol))     # inequalities marked active by the iterate
+    forced = np.zeros_like(ball)                         # inequalities a corrected w broke
     # the support: the iterate's, and every entry where the ADMM multiplier is at its bound |XΛᵀ| = c
     # (an entry of the answer below the soft threshold of an unconverged iterate shows there first)
     G = np.abs(dual @ X.T)
-    cap = 1.0 if weights_t is None else weights_t
+    cap = np.ones_like(W2t) if weights_t is None else weights_t
     support = (W2t != 0) | (G >= (1 - dual_tol) * cap)
     N = X.shape[0]
     for _ in range(rounds):
         for m in range(Wt.shape[0]):
-            R = np.flatnonzero(rows[m])
-            Rb = np.flatnonzero(ball[m])
-            if Rb.size >= N and np.linalg.matrix_rank(X[:, Rb]) == N:
-                R, S = Rb, np.arange(N)                 # the equalities of Ω alone pin u_m
-            elif R.size >= N and np.linalg.matrix_rank(X[:, R]) == N:
-                S = np.arange(N)                        # with the active inequalities they pin u_m
-            else:
-                S = np.flatnonzero(support[m])
-            if R.size == 0:
+            base = ball[m] | forced[m]
+            best = None                                 # (ℓ1 cost, u, S, R, A) of the cheapest consistent face
+            options = [base | hint[m]] + ([base] if (hint[m] & ~base).any() else [])
+            for R in (np.flatnonzero(rows) for rows in options):
+                if R.size == 0:
+                    continue
+                XR = X[:, R]
+                target = np.where(ball[m, R], Y[m, R], V[m, R])
+                if R.size >= N and np.linalg.matrix_rank(XR) == N:
+                    supports = [np.arange(N)]           # the rows R alone pin u_m
+                else:
+                    S0 = np.flatnonzero(support[m])
+                    supports = [_complete_by_ratio(XR, S0, G[m] / cap[m]),
+                                _complete_support(XR, S0, G[m] / cap[m], target - XR[S0].T @ W2t[m, S0])]
+                for S in supports:
+                    if S.size == 0:
+                        continue
+                    A = XR[S].T                         # |R|×|S|
+                    delta = lstsq(A, target - A @ W2t[m, S], cond=None, check_finite=False,
+                                  lapack_driver="gelsy")[0]
+                    u = W2t[m, S] + delta
+                    if np.max(np.abs(A @ u - target)) > _ROUND_OFF * 1e2 * scale:
+                        continue                        # inconsistent: a marked inequality is not tight
+                    cost_u = float(np.abs(u) @ cap[m, S])
+                    if best is None or cost_u < best[0]:
+                        best = (cost_u, u, S, R, A)
+            if best is None:
                 continue
-            if S.size == 0:
-                continue
-            A = X[np.ix_(S, R)].T                       # |R|×|S|
-            target = np.where(ball[m, R], Y[m, R], V[m, R])
-            delta = lstsq(A, target - A @ W2t[m, S], cond=None, check_finite=False, lapack_driver="gelsy")[0]
-            Wt[m, S] = W2t[m, S] + delta
-            cost = -np.sign(Wt[m, S]) if weights_t is None else -np.sign(Wt[m, S]) * weights_t[m, S]
+            _, u, S, R, A = best
+            Wt[m] = 0.0
+            Wt[m, S] = u
+            cost = -np.sign(u) * cap[m, S]
             Lam[m] = 0.0
             Lam[m, R] = lstsq(A.T, cost, cond=None, check_finite=False, lapack_driver="gelsy")[0]
         Z = Wt @ X
-        broken = ~ball & ~rows & (Z > V)
+        broken = ~ball & ~forced & (Z > V)
         if not broken.any():
             break
-        rows |= broken
+        forced |= broken
     for cand in (-Lam, y1):     # the face's KKT dual, then the ADMM dual
         if accept(Wt, cand):
             return Wt, cand

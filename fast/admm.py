@@ -126,7 +126,8 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     From iteration 30 on, when the support is stable, the iterate is polished: on the face it has
     identified (support, signs, tight inequalities) the program is solved exactly — for ε > 0 with one
     scalar multiplier for the ball and a few primal-dual active-set rounds (:mod:`nettrim.fast._polish`),
-    for ε = 0 (a linear program) by the least-norm correction onto the active constraints. A polished W
+    for ε = 0 (a linear program) by the least-norm correction onto the active constraints on the support
+    completed to a vertex (a degenerate trained-layer LP certifies at the first attempt). A polished W
     is returned only when the certificate above holds for it.
 
     **Infeasibility.** On an infeasible program the scaled dual diverges and its increment

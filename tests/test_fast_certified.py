@@ -244,3 +244,24 @@ def test_trained_digits_family_converges_at_the_defaults(bench_out):
 
     for name in real_names(("digits",)):
         _assert_trained_layer_converges(name, bench_out)
+
+
+def test_degenerate_trained_layer_lp_is_polished_to_the_highs_optimum(bench_out):
+    """ε = 0 on a trained ReLU layer is a degenerate LP (digits layer 1: rank(X) = 59 < 60 live inputs, a
+    vertex per neuron with as many nonzeros as its active rows): ADMM alone takes > 50,000 iterations to a
+    1e-4 violation. The polish completes the iterate's support to a vertex and certifies it early."""
+    from nettrim.experiments.bench_instances import load_instance
+
+    X, Y, _, _, _ = load_instance("digits-L1-e0.05", bench_out)
+    rng = np.random.default_rng(7)
+    cols = np.sort(rng.permutation(X.shape[1])[:300])
+    rows = np.sort(rng.permutation(np.flatnonzero(Y[:, cols].max(axis=1) > 0))[:16])
+    X, Y = X[:, cols], Y[rows][:, cols]
+    sol = fast.solve(X, Y, 0.0, max_iter=2000)
+    exact = ref.solve(X, Y, 0.0, solver="HIGHS")
+    assert exact.status == "optimal"
+    assert sol.status == "optimal", (sol.status, sol.iterations)
+    assert sol.info["polished"]
+    prob = nettrim.layer_problem(X, Y, 0.0)
+    assert prob.violation(sol.W) <= VIOLATION_TOL and prob.gap(sol.W, sol.dual) <= GAP_TOL
+    assert sol.objective == pytest.approx(exact.objective, rel=1e-6)
