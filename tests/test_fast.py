@@ -8,28 +8,18 @@ import pytest
 import nettrim
 import nettrim.reference as ref
 from nettrim import fast
+from nettrim.experiments.layers import random_layer
 from nettrim.fast._linalg import CholeskyStep, WoodburyStep
 from nettrim.fast._linear import reduce_linear
 from nettrim.fast._project import Projector
 
 
 def make_layer(N, M, P, activation="relu", gain=0.05, seed=0, bias=False, nonzero_v=False, sparse=None):
-    """A seeded random layer: X Gaussian (last row ones with a bias), W0 Gaussian (or s-sparse columns)."""
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((N, P))
-    if bias:
-        X[-1] = 1.0
-    W0 = rng.standard_normal((N, M)) / np.sqrt(N)
-    if sparse is not None:
-        for m in range(M):
-            W0[rng.permutation(N)[sparse:], m] = 0.0
-    Z = W0.T @ X
-    Y = np.maximum(Z, 0.0) if activation == "relu" else Z
-    V = None
-    if nonzero_v:
-        # a cascade-like threshold: the original response on the inactive set plus a margin
-        V = np.where(Y > 0, 0.0, Z + 0.1 * np.abs(rng.standard_normal(Z.shape)))
-    return X, Y, gain * float(np.linalg.norm(Y)), V
+    """(X, Y, epsilon, V) of the shared seeded layer (:func:`nettrim.experiments.layers.random_layer`);
+    ``nonzero_v`` draws a cascade-like V (margin 0.1)."""
+    d = random_layer(N, M, P, activation=activation, gain=gain, bias=bias, sparse=sparse,
+                     v_margin=0.1 if nonzero_v else 0.0, seed=seed)
+    return d.X, d.Y, d.epsilon, d.V
 
 
 # (N, M, P, activation, gain, bias, nonzero V, sparse W0): relu and linear, eps = 0 and eps > 0, bias rows,

@@ -7,15 +7,13 @@ from hypothesis import strategies as st
 
 import nettrim
 from nettrim import layer_problem
+from nettrim.experiments.layers import random_layer
 
 
 def relu_layer(seed=0, N=12, M=4, P=30, bias=False):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((N, P))
-    if bias:
-        X = np.vstack([X, np.ones((1, P))])
-    W = rng.standard_normal((X.shape[0], M))
-    return X, W, np.maximum(W.T @ X, 0)
+    """(X, W, Y) of the shared seeded ReLU layer with N inputs (plus a row of ones with a bias), W ~ N(0, 1)."""
+    d = random_layer(N + int(bias), M, P, bias=bias, scale=1.0, seed=seed)
+    return d.X, d.W0, d.Y
 
 
 # ---------------------------------------------------------------- closed forms of the primal quantities

@@ -5,6 +5,7 @@ import pytest
 
 import nettrim
 from nettrim import layer_problem, reference
+from nettrim.experiments.layers import random_layer
 
 CONIC = ["CLARABEL", "ECOS", "SCS"]
 # SCS is a first-order method: its defaults (eps ~1e-4) are too loose to compare at 1e-5; these are
@@ -17,12 +18,9 @@ def options(solver):
 
 
 def relu_layer(seed=0, N=15, M=4, P=40, bias=True):
-    rng = np.random.default_rng(seed)
-    X = rng.standard_normal((N, P))
-    if bias:  # a bias is a row of ones appended to X
-        X = np.vstack([X, np.ones((1, P))])
-    W = rng.standard_normal((X.shape[0], M))
-    return X, W, np.maximum(W.T @ X, 0)
+    """(X, W, Y) of the shared seeded ReLU layer with N inputs (plus a row of ones with a bias), W ~ N(0, 1)."""
+    d = random_layer(N + int(bias), M, P, bias=bias, scale=1.0, seed=seed)
+    return d.X, d.W0, d.Y
 
 
 def sparse_neuron(seed, N=100, s=5, P=150):
