@@ -152,7 +152,9 @@ def test_huge_v_is_not_unbounded(solver):
     exact = reference.solve(d.X, d.Y, 0.0, V=V, solver="HIGHS")
     assert sol.objective == pytest.approx(exact.objective, rel=1e-6)
     prob = layer_problem(d.X, d.Y, 0.0, V=V)
-    assert sol.gap is not None and sol.gap <= GAP_TOL and prob.dual_infeasibility(sol.dual) == 0.0
+    # The reported dual is projected (scaled so that ‖XΛᵀ‖_max = 1): feasible up to the rounding of
+    # that division, a few ulps of 1.
+    assert sol.gap is not None and sol.gap <= GAP_TOL and prob.dual_infeasibility(sol.dual) <= 1e-12
 
 
 @pytest.mark.parametrize("seed, binds", [(2, True), (1, False)])
