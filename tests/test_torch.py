@@ -251,7 +251,8 @@ def test_custom_forward_chain_and_batches():
     b = nt.layer_data(model, loader, max_patches=80)
     assert [d.activation for d in a] == ["relu", "relu", "linear"]
     for da, db in zip(a, b, strict=False):
-        np.testing.assert_array_equal(da.X, db.X)
+        # a batched forward pass may round differently in the last bit (BLAS blocking): equal to 1e-12
+        np.testing.assert_allclose(da.X, db.X, rtol=1e-12, atol=1e-15)
         np.testing.assert_array_equal(da.index, db.index)
     _, r1 = prune_quiet(model, x, epsilon=0.1, refit=False, max_patches=80)
     _, r2 = prune_quiet(model, loader, epsilon=0.1, refit=False, max_patches=80)
