@@ -559,14 +559,20 @@ def _cho_regularized(K):
     raise LinAlgError("K is not positive definite even after a diagonal shift")
 
 
-def _complete_by_ratio(XR, S, ratio):
-    r"""S completed to the rank of ``XR`` by the inputs of largest dual activity ``ratio`` whose rows
-    :math:`x_{i,R}` leave the span of those of S (Gram–Schmidt residual above round-off): a vertex of the
-    ε = 0 program has as many nonzeros as the rank of its active rows."""
+def _rank(A) -> int:
+    """Numerical rank (singular values above :data:`_RANK_TOL` times the largest)."""
+    if not A.size:
+        return 0
+    sv = np.linalg.svd(A, compute_uv=False)
+    return int(np.count_nonzero(sv > sv[0] * _RANK_TOL)) if sv[0] > 0 else 0
+
+
+def _complete_by_ratio(XR, S, ratio, target):
+    r"""S completed to rank ``target`` (that of ``XR``) by the inputs of largest dual activity ``ratio``
+    whose rows :math:`x_{i,R}` leave the span of those of S (Gram–Schmidt residual above round-off): a
+    vertex of the ε = 0 program has as many nonzeros as the rank of its active rows."""
     if XR.shape[1] == 0:
         return S
-    sv = np.linalg.svd(XR, compute_uv=False)
-    target = int(np.count_nonzero(sv > sv[0] * _RANK_TOL)) if sv.size and sv[0] > 0 else 0
     Q = _span(XR, S)
     chosen = list(S)
     inside = np.zeros(XR.shape[0], dtype=bool)
@@ -675,8 +681,9 @@ def polish_equality(X, Y, V, ball, W2t, y1, weights_t, accept, *, active_tol=1e-
     cap = np.ones_like(W2t) if weights_t is None else weights_t
     support = (W2t != 0) | (G >= (1 - dual_tol) * cap)
     N = X.shape[0]
+    todo = np.arange(Wt.shape[0])
     for _ in range(rounds):
-        for m in range(Wt.shape[0]):
+        for m in todo:
             base = ball[m] | forced[m]
             best = None                                 # (ℓ1 cost, u, S, R, A) of the cheapest consistent face
             options = [base | hint[m]] + ([base] if (hint[m] & ~base).any() else [])
@@ -685,11 +692,12 @@ def polish_equality(X, Y, V, ball, W2t, y1, weights_t, accept, *, active_tol=1e-
                     continue
                 XR = X[:, R]
                 target = np.where(ball[m, R], Y[m, R], V[m, R])
-                if R.size >= N and np.linalg.matrix_rank(XR) == N:
+                rank = _rank(XR)
+                if rank == N:
                     supports = [np.arange(N)]           # the rows R alone pin u_m
                 else:
                     S0 = np.flatnonzero(support[m])
-                    supports = [_complete_by_ratio(XR, S0, G[m] / cap[m]),
+                    supports = [_complete_by_ratio(XR, S0, G[m] / cap[m], rank),
                                 _complete_support(XR, S0, G[m] / cap[m], target - XR[S0].T @ W2t[m, S0])]
                 for S in supports:
                     if S.size == 0:
@@ -716,6 +724,7 @@ def polish_equality(X, Y, V, ball, W2t, y1, weights_t, accept, *, active_tol=1e-
         if not broken.any():
             break
         forced |= broken
+        todo = np.flatnonzero(broken.any(axis=1))       # only the neurons with a broken inequality move
     for cand in (-Lam, y1):     # the face's KKT dual, then the ADMM dual
         if accept(Wt, cand):
             return Wt, cand

@@ -196,6 +196,30 @@ def test_published_admm_duals_certify_its_answer():
     assert sol.gap is not None and abs(sol.gap) <= 1e-5
 
 
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_relaxed_eps0_answer_is_certified_for_the_exact_program(monkeypatch, activation):
+    """When ε = 0 is not certified early, the program at ε' = ½·eps_violation·‖Y‖_F finishes it; its answer
+    must still be within eps_violation and eps_gap of the ε = 0 program itself (recomputed with the shared
+    spec) and agree with the exact LP. The switch is forced before the first polish to reach that path."""
+    import nettrim.fast.admm as admm
+
+    monkeypatch.setattr(admm, "_RELAX_AFTER", 10)
+    layer = random_layer(15, 3, 60, activation=activation, gain=0.0, seed=[4, 2])
+    sol = fast.solve(layer.X, layer.Y, 0.0, activation=activation)
+    relaxed = sol.info["relaxed"]
+    assert relaxed is not None and relaxed["exact_iterations"] == 10
+    assert relaxed["epsilon"] == pytest.approx(0.5 * VIOLATION_TOL * np.linalg.norm(layer.Y))
+    prob = nettrim.layer_problem(layer.X, layer.Y, 0.0, activation=activation)
+    assert sol.status == "optimal"
+    assert prob.violation(sol.W) <= VIOLATION_TOL
+    assert prob.dual_infeasibility(sol.dual) <= 1e-9
+    assert prob.gap(sol.W, sol.dual, project=False) <= GAP_TOL
+    exact = ref.solve(layer.X, layer.Y, 0.0, activation=activation, solver="HIGHS")
+    assert sol.objective == pytest.approx(exact.objective, rel=1e-3)
+    its = sol.info["history"]["iteration"]
+    assert its == sorted(its) and its[-1] <= sol.iterations
+
+
 def test_settings_are_checked():
     layer = random_layer(6, 2, 20, activation="relu", gain=0.05, seed=[1, 2])
     for bad in ("yes", 1, None, np.array([True])):
