@@ -18,6 +18,7 @@ from nettrim._validation import check_scalar
 from nettrim.problem import LayerProblem, layer_problem
 from nettrim.solution import GAP_TOL, INFEASIBLE, MAX_ITER, OPTIMAL, SOLVER_ERROR, VIOLATION_TOL, Solution
 
+from ._crossover import crossover_equality
 from ._linalg import make_step
 from ._linear import reduce_linear
 from ._ops import paper_scale, soft_threshold
@@ -56,10 +57,11 @@ _CHECK_EVERY = 10
 _POLISH_FIRST = 30
 # ε = 0 (a linear program, often degenerate on trained layers): after _RELAX_AFTER iterations (at most half
 # of max_iter) without a certificate, the program at ε' = _RELAX_SHARE·eps_violation·‖Y‖_F is solved,
-# warm-started, in the remaining iterations. Its certified answer is certified for ε = 0 (docstring). In
-# the cross-check every ε = 0 program certified exactly by 7,680 iterations, nearly all at the first
-# polish (30); the MNIST layer-2 LP that did not took 280 more iterations once relaxed (was 50,000 and
-# max_iter). Below _RELAX_MIN_ITER a run is a probe (a test, a callback), not a solve: no switch.
+# warm-started, in the remaining iterations. Its certified answer is certified for ε = 0 (docstring). A
+# last resort: before the simplex crossover (fast/_crossover.py) it took a MNIST layer-2 LP from max_iter
+# at 50,000 to certified at 2,300 iterations; since the crossover every ε = 0 program of the cross-check
+# and of bench-solvers certifies exactly at the first polish. Below _RELAX_MIN_ITER a run is a probe (a
+# test, a callback), not a solve: no switch.
 _RELAX_AFTER = 1000
 _RELAX_SHARE = 0.5
 _RELAX_MIN_ITER = 1000
@@ -136,10 +138,13 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     identified (support, signs, tight inequalities) the program is solved exactly — for ε > 0 with one
     scalar multiplier for the ball and a few primal-dual active-set rounds (:mod:`nettrim.fast._polish`),
     for ε = 0 (a linear program) by the least-norm correction onto the active constraints on the support
-    completed to a vertex (a degenerate trained-layer LP certifies at the first attempt). A polished W
-    is returned only when the certificate above holds for it.
+    completed to a vertex; when that does not certify, by a crossover: each neuron's LP restricted to the
+    iterate's support and the inputs whose multiplier is near its bound, solved by the HiGHS dual simplex,
+    with inputs that price out added until none does (column generation, :mod:`nettrim.fast._crossover`).
+    The degenerate trained-layer LPs of the cross-check certify at the first attempt (iteration 30). A
+    polished W is returned only when the certificate above holds for it.
 
-    **ε = 0 within tolerance.** A degenerate linear program can defeat both the ADMM and the polish. When
+    **ε = 0 within tolerance** (a last resort: no measured program needs it since the crossover). When
     ε = 0 is not certified after 1,000 iterations (at most half of ``max_iter``; only with ``polish`` and
     ``max_iter`` ≥ 1,000), the remaining iterations solve, warm-started, the program at
     :math:`\varepsilon' = \tfrac12\,\epsilon_{viol}\|Y\|_F` to violation :math:`\tfrac12\epsilon_{viol}`.
@@ -227,7 +232,8 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
         ``r_prim``, ``r_dual``, ``eps_prim``, ``eps_dual``, ``rho``), ``rho`` (final), ``dual_l1``
         (Γ = ρU², N×M), ``factorization`` ("cholesky"/"woodbury"), ``reduced`` (linear reduction used),
         ``setup_time``, ``certificate_checks``, ``polishes`` (attempts), ``polished`` (the answer is a
-        polished one), ``polish_time``, ``scale_x``/``scale_y`` (the normalization), ``relaxed`` (None, or
+        polished one), ``crossovers`` (ε = 0 simplex crossovers tried), ``polish_time``,
+        ``scale_x``/``scale_y`` (the normalization), ``relaxed`` (None, or
         ε' and the ε = 0 iterations when an ε = 0 program was finished within tolerance, see above).
 
     Raises
@@ -325,7 +331,8 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
         _append_run(first_state, state)
     info = dict(history=state["history"], rho=state["rho"], dual_l1=state["Gamma"], factorization=core.step.kind,
                 reduced=red is not None, setup_time=core.setup_time, certificate_checks=state["checks"],
-                polishes=state["polishes"], polished=state["polished"], polish_time=state["polish_time"],
+                polishes=state["polishes"], crossovers=state["crossovers"], polished=state["polished"],
+                polish_time=state["polish_time"],
                 ray_refinements=core.ray_refinements,
                 scale_x=core.a, scale_y=core.b, relaxed=relaxed)
     if state["status"] == INFEASIBLE:
@@ -358,7 +365,7 @@ def _append_run(first, second):
     second["history"] = {k: list(first["history"][k]) + ([v + n for v in second["history"][k]]
                                                          if k == "iteration" else list(second["history"][k]))
                          for k in first["history"]}
-    for k in ("iterations", "checks", "polishes", "polish_time"):
+    for k in ("iterations", "checks", "polishes", "crossovers", "polish_time"):
         second[k] += first[k]
 
 
@@ -532,7 +539,8 @@ class _Core:
         U1_old = None                   # U¹ before the step, kept on check iterations only
         sqrt_p = np.sqrt(M * P + N * M)
         hist = {k: [] for k in ("iteration", "r_prim", "r_dual", "eps_prim", "eps_dual", "rho", "support_changes")}
-        out = dict(converged=False, checks=0, polishes=0, polished=False, polish_time=0.0, status=None)
+        out = dict(converged=False, checks=0, polishes=0, crossovers=0, polished=False, polish_time=0.0,
+                   status=None)
         answer = None                   # (W, Λ) certified, original units
         it = 0
         next_polish = _POLISH_FIRST
@@ -667,6 +675,9 @@ class _Core:
             self.polisher(W2t, y1, accept)
         else:
             polish_equality(self.X, self.Y, self.V, self.ball, W2t, y1, self.w_t, accept)
+            if not found:       # a degenerate LP the active set did not complete: simplex crossover
+                out["crossovers"] += 1
+                crossover_equality(self.X, self.Y, self.V, self.ball, W2t, y1, self.w_t, accept)
         out["polish_time"] += time.perf_counter() - t0
         return found[0] if found else None
 

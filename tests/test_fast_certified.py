@@ -220,6 +220,43 @@ def test_relaxed_eps0_answer_is_certified_for_the_exact_program(monkeypatch, act
     assert its == sorted(its) and its[-1] <= sol.iterations
 
 
+@pytest.mark.parametrize("activation, nonzero_v", [("relu", False), ("relu", True), ("linear", False)])
+def test_eps0_crossover_reaches_the_exact_lp_optimum(monkeypatch, activation, nonzero_v):
+    """With the active-set polish disabled, the simplex crossover alone must certify ε = 0 at the first
+    polish (iteration 30) and meet the exact LP (HiGHS) to round-off."""
+    import nettrim.fast.admm as admm
+
+    monkeypatch.setattr(admm, "polish_equality", lambda *args, **kwargs: None)
+    layer = random_layer(25, 4, 60, activation=activation, gain=0.0, seed=[5, 1])
+    V = None
+    if nonzero_v:
+        V = np.where(layer.Y > 0, 0.0, np.random.default_rng(0).uniform(0.0, 0.5, layer.Y.shape))
+    sol = fast.solve(layer.X, layer.Y, 0.0, activation=activation, V=V)
+    assert sol.status == "optimal" and sol.info["crossovers"] >= 1 and sol.iterations <= 60
+    prob = nettrim.layer_problem(layer.X, layer.Y, 0.0, activation=activation, V=V)
+    assert prob.violation(sol.W) <= 1e-9
+    assert prob.gap(sol.W, sol.dual, project=False) <= 1e-8
+    exact = ref.solve(layer.X, layer.Y, 0.0, activation=activation, V=V, solver="HIGHS")
+    assert sol.objective == pytest.approx(exact.objective, rel=1e-8)
+
+
+def test_crossover_prices_in_every_input_it_needs():
+    """From an empty iterate and a zero multiplier (no hint at all) column generation still ends at the
+    optimum: every input of the optimal support has to enter by pricing or by the feasibility growth."""
+    from nettrim.fast._crossover import crossover_equality
+
+    layer = random_layer(20, 3, 40, activation="relu", gain=0.0, seed=[5, 2])
+    prob = nettrim.layer_problem(layer.X, layer.Y, 0.0)
+    M, N = layer.Y.shape[0], layer.X.shape[0]
+    got = crossover_equality(layer.X, layer.Y, np.zeros_like(layer.Y), prob.active, np.zeros((M, N)),
+                             np.zeros_like(layer.Y), None, lambda Wt, y1: True)
+    assert got is not None
+    Wt, y1 = got
+    exact = ref.solve(layer.X, layer.Y, 0.0, solver="HIGHS")
+    assert np.abs(Wt).sum() == pytest.approx(exact.objective, rel=1e-8)
+    assert prob.violation(Wt.T) <= 1e-9 and prob.dual_infeasibility(-y1) <= 1e-6
+
+
 def test_settings_are_checked():
     layer = random_layer(6, 2, 20, activation="relu", gain=0.05, seed=[1, 2])
     for bad in ("yes", 1, None, np.array([True])):
