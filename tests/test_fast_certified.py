@@ -257,6 +257,37 @@ def test_crossover_prices_in_every_input_it_needs():
     assert prob.violation(Wt.T) <= 1e-9 and prob.dual_infeasibility(-y1) <= 1e-6
 
 
+def test_neuron_qp_with_generated_constraints_solves_the_whole_qp(monkeypatch):
+    """The polish's fixed-t neuron QP starts from a few inequalities and adds the ones its answer breaks:
+    from an uninformative start it must end on the face (signs, tight inequalities) of the QP with every
+    inequality."""
+    import nettrim.fast._polish as pol
+
+    layer = random_layer(15, 4, 400, activation="relu", gain=0.05, seed=[6, 1])
+    rng = np.random.default_rng(1)
+    V = np.zeros_like(layer.Y)
+    ball = layer.Y > 0
+    polisher = pol.BallPolish(layer.X, layer.Y, V, ball, layer.epsilon)
+    polisher._z_admm = rng.standard_normal(layer.Y.shape)   # a useless hint: generation must do the work
+    C_row = np.ones(layer.X.shape[0], dtype=bool)
+    faces = {}
+    for share, minimum in ((1.0, 200), (0.05, 5)):
+        monkeypatch.setattr(pol, "_WORKING_SET", share)
+        monkeypatch.setattr(pol, "_WORKING_MIN", minimum)
+        faces[share] = [polisher._neuron_qp(m, C_row, 5.0) for m in range(layer.Y.shape[0])]
+    assert sum(int(face[2].sum()) for face in faces[1.0]) >= 4      # inequalities that bind at this t
+    for full, generated in zip(faces[1.0], faces[0.05], strict=True):
+        for a, b in zip(full, generated, strict=True):
+            np.testing.assert_array_equal(a, b)
+    # and the generation had work to do: without the inequalities the QP's answer breaks some
+    m = 0
+    Oc = np.flatnonzero(~ball[m])
+    H, g = polisher._normal_equations(m, np.arange(layer.X.shape[0]))
+    B = layer.X[:, Oc].T
+    _, _, u = pol._lasso_qp(H / 5.0, g / 5.0, np.ones(layer.X.shape[0]), B[:0], V[m, Oc[:0]])
+    assert np.any(B @ u > V[m, Oc] + 1e-8)
+
+
 def test_settings_are_checked():
     layer = random_layer(6, 2, 20, activation="relu", gain=0.05, seed=[1, 2])
     for bad in ("yes", 1, None, np.array([True])):
