@@ -272,6 +272,7 @@ class BallPolish:
         lam_ball = float(np.linalg.norm(lam[self.ball]))
         t = None
         strikes = np.zeros(M, dtype=int)
+        settle = False                  # t follows the faces (few neurons left wrong, or a stalled round)
         for _ in range(rounds):
             faces = self._faces(S_mask, sign, T_mask)
             if t is None:
@@ -286,7 +287,7 @@ class BallPolish:
             Wt, Lam = self._assemble(faces, t)
             flags = self._conditions(Wt, Lam, S_mask, sign, T_mask)
             primal_bad = flags[0]
-            if primal_bad.sum() <= _FEW_BAD * M:
+            if settle or primal_bad.sum() <= _FEW_BAD * M:
                 # the faces are (nearly) settled: move t to the value that makes the ball tight on them
                 t_new = self._t(faces)
                 if _DEBUG:
@@ -307,8 +308,11 @@ class BallPolish:
             if (all(np.array_equal(a, b) for a, b in zip(moved[:3], (S_mask, sign, T_mask), strict=True))
                     and np.all(moved[3][flags[0]] >= 3)):
                 # nothing moved although every bad neuron had its exact QP: the next round would repeat this
-                # one (same faces, same t), so the attempt has stalled
-                return None
+                # one (same faces, same t). Stalled: once, let t follow the faces anyway and offer the pair
+                # (the few wrong faces may cost less than the caller's tolerance); then give up.
+                if settle:
+                    return None
+                settle = True
             S_mask, sign, T_mask, strikes = moved
         return None
 
