@@ -12,7 +12,9 @@ that says where its arrays live. Everything else stays in numpy float64 on the h
 * the polish (:mod:`nettrim.fast._polish`, small active-set solves) runs on the host in float64.
 
 For numpy input the backend is the identity (no copy, no conversion), so the numpy path computes
-exactly what it did before tensors were accepted.
+exactly what it did before tensors were accepted — unless ``iteration_dtype="float32"`` asks for the
+iteration in single precision (:data:`NUMPY32`): the loop's arrays are float32 copies and everything
+above stays float64, the returned W included (it comes from the host copies, never rounded).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from array_api_compat import array_namespace, is_torch_array
 
-__all__ = ["Backend", "NUMPY", "backend_of"]
+__all__ = ["Backend", "NUMPY", "NUMPY32", "backend_of"]
 
 
 class Backend:
@@ -38,16 +40,21 @@ class Backend:
         return self.torch is None
 
     def put(self, a):
-        """A host float64 array (or bool mask) on the iteration's device, in its dtype (numpy: unchanged)."""
-        if a is None or self.is_numpy:
+        """A host float64 array (or bool mask) on the iteration's device, in its dtype (numpy float64:
+        unchanged)."""
+        if a is None:
             return a
+        if self.is_numpy:
+            if self.dtype is None or a.dtype == np.bool_:
+                return a
+            return np.ascontiguousarray(a, dtype=self.dtype)
         dtype = self.torch.bool if a.dtype == np.bool_ else self.dtype
         return self.torch.tensor(np.ascontiguousarray(a), dtype=dtype, device=self.device)   # a copy
 
     def host(self, a) -> np.ndarray:
-        """An iteration array as a host float64 numpy array (numpy: unchanged)."""
+        """An iteration array as a host float64 numpy array (numpy float64: unchanged)."""
         if self.is_numpy:
-            return a
+            return a if self.dtype is None else np.asarray(a, dtype=np.float64)
         return a.detach().to(device="cpu", dtype=self.torch.float64).numpy()
 
     def rounded(self, W: np.ndarray) -> np.ndarray:
@@ -63,10 +70,13 @@ class Backend:
         return self.torch.tensor(np.ascontiguousarray(W), dtype=self.dtype, device=self.device)
 
     def zeros(self, shape):
-        return self.xp.zeros(shape, dtype=self.dtype if not self.is_numpy else np.float64, device=self.device)
+        dtype = self.dtype if self.dtype is not None else np.float64
+        return self.xp.zeros(shape, dtype=dtype, device=self.device)
 
 
 NUMPY = Backend(array_namespace(np.zeros(0)))
+#: numpy, iterating in float32 (``iteration_dtype="float32"``); W is still returned in float64
+NUMPY32 = Backend(array_namespace(np.zeros(0)), dtype=np.float32)
 
 
 def backend_of(arrays: dict) -> tuple[Backend, dict]:

@@ -288,6 +288,58 @@ def test_neuron_qp_with_generated_constraints_solves_the_whole_qp(monkeypatch):
     assert np.any(B @ u > V[m, Oc] + 1e-8)
 
 
+@pytest.mark.parametrize("activation, nonzero_v", [("relu", False), ("relu", True), ("linear", False)])
+def test_single_precision_iteration_gives_the_certified_double_answer(activation, nonzero_v):
+    """iteration_dtype="float32" runs the loop in float32 (its operands are float32) and still returns a
+    float64 W certified from the float64 definitions, with the objective of the float64 run."""
+    from nettrim.fast._xp import NUMPY32
+
+    layer = random_layer(40, 6, 300, activation=activation, gain=0.05, seed=[7, 1])
+    V = None
+    if nonzero_v:
+        V = np.where(layer.Y > 0, 0.0, np.random.default_rng(3).uniform(0.0, 0.2, layer.Y.shape))
+    prob = nettrim.layer_problem(layer.X, layer.Y, layer.epsilon, activation=activation, V=V)
+    assert _Core(prob, NUMPY32).step.X.dtype == np.float32
+    double = fast.solve(layer.X, layer.Y, layer.epsilon, activation=activation, V=V)
+    single = fast.solve(layer.X, layer.Y, layer.epsilon, activation=activation, V=V, iteration_dtype="float32")
+    assert single.status == "optimal" and single.info["iteration_dtype"] == "float32"
+    assert single.W.dtype == np.float64
+    assert prob.violation(single.W) <= VIOLATION_TOL
+    assert prob.gap(single.W, single.dual, project=False) <= GAP_TOL
+    assert single.objective == pytest.approx(double.objective, rel=2 * GAP_TOL)
+
+
+def test_single_precision_goes_on_in_double_when_not_certified(monkeypatch):
+    import nettrim.fast.admm as admm
+
+    monkeypatch.setattr(admm, "_SINGLE_AFTER", 10)
+    layer = random_layer(40, 6, 300, activation="relu", gain=0.05, seed=[7, 2])
+    sol = fast.solve(layer.X, layer.Y, layer.epsilon, iteration_dtype="float32", polish=False)
+    assert sol.info["double_after"] == 10 and sol.info["iteration_dtype"] == "float64"
+    assert sol.status == "optimal" and sol.iterations > 10
+    its = sol.info["history"]["iteration"]
+    assert its == sorted(its) and its[0] == 10
+    exact = ref.solve(layer.X, layer.Y, layer.epsilon)
+    assert sol.objective == pytest.approx(exact.objective, rel=1e-4)
+    # ε = 0 (a linear program) always iterates in float64
+    lp = fast.solve(layer.X, layer.Y, 0.0, iteration_dtype="float32")
+    assert lp.info["iteration_dtype"] == "float64" and lp.status == "optimal"
+
+
+def test_iteration_dtype_is_checked():
+    layer = random_layer(6, 2, 20, activation="relu", gain=0.05, seed=[1, 2])
+    for bad in ("float16", "double", 32, np.int32):
+        with pytest.raises(ValueError, match="iteration_dtype"):
+            fast.solve(layer.X, layer.Y, layer.epsilon, iteration_dtype=bad)
+    for ok in ("float64", np.float64, np.dtype("float32")):
+        assert fast.solve(layer.X, layer.Y, layer.epsilon, iteration_dtype=ok).status == "optimal"
+    torch = pytest.importorskip("torch")
+    X, Y = torch.tensor(layer.X), torch.tensor(layer.Y)
+    with pytest.raises(ValueError, match="iteration_dtype"):
+        fast.solve(X, Y, layer.epsilon, iteration_dtype="float32")
+    assert fast.solve(X, Y, layer.epsilon, iteration_dtype="float64").status == "optimal"
+
+
 def test_settings_are_checked():
     layer = random_layer(6, 2, 20, activation="relu", gain=0.05, seed=[1, 2])
     for bad in ("yes", 1, None, np.array([True])):
