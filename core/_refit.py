@@ -47,6 +47,8 @@ Implementation details, each keeping the answer exact or certified:
 * The inequality bound is relaxed to :math:`h' = \max(h, G u_0)`, so that :math:`u_0` is feasible even when
   the ℓ1 solver returned it with a small violation (within its tolerance): the refit's violation is then
   never larger than the ℓ1 answer's.
+* :math:`A^\top A` and :math:`A^\top b` of a ReLU neuron come from the Gram matrices :math:`XX^\top` and
+  :math:`XY^\top`, formed once per layer (minus the :math:`\Omega^c` part when that is the smaller).
 * Every neuron's answer is checked from scratch: its error must not exceed :math:`u_0`'s and its
   inequality excess must not exceed :math:`u_0`'s by more than :data:`EXCESS_TOL`·max|Y|; otherwise the
   neuron keeps :math:`u_0` and is counted in :attr:`Refit.fallbacks`.
@@ -126,50 +128,74 @@ def refit_support(prob: LayerProblem, U) -> Refit:
     U0 = prob.check_weights(U, "U")
     W = U0.copy()
     y_max = prob.y_max
-    fallbacks = 0
+    X, Y = prob.X, prob.Y
+    relu = prob.activation == "relu"
+    # ReLU layers: A_mᵀA_m and A_mᵀb from the Gram XXᵀ and XYᵀ, formed once (b vanishes off Ω: Y = 0 on Ωᶜ),
+    # as X_{S,Ω}X_{S,Ω}ᵀ = (XXᵀ)_{SS} − X_{S,Ωᶜ}X_{S,Ωᶜ}ᵀ when Ωᶜ is the smaller part; only G = X_{S,Ωᶜ}ᵀ is
+    # gathered. Linear layers keep the exact least squares on A (no inequality).
+    gram = X @ X.T if relu else None
+    xy = X @ Y.T if relu else None
     for m in range(prob.M):
         S = np.flatnonzero(U0[:, m])
         if S.size == 0:
             continue
-        XS = prob.X[S]
         act = prob.ball[m]
-        A, b = XS[:, act].T, prob.Y[m, act]
-        G, h = XS[:, ~act].T, prob.V[m, ~act]
         u0 = U0[S, m]
-        u = _refit_neuron(A, b, G, h, u0)
-        verdict = "fail" if u is None else _check(A, b, G, h, u, u0, EXCESS_TOL * y_max)
-        if verdict == "ok":
-            W[S, m] = u
-        elif verdict == "fail":
-            fallbacks += 1
+        if relu:
+            Oc = np.flatnonzero(~act)
+            Xc = X[np.ix_(S, Oc)]
+            if 2 * Oc.size <= X.shape[1]:
+                H = gram[np.ix_(S, S)] - Xc @ Xc.T
+            else:
+                A = X[np.ix_(S, np.flatnonzero(act))]
+                H = A @ A.T
+            normal = (H, xy[S, m], lambda S=S, act=act: X[np.ix_(S, np.flatnonzero(act))].T)
+            u = _refit_neuron(normal, Y[m, act], Xc.T, prob.V[m, Oc], u0)
+        else:
+            XS = X[S]
+            u = _refit_neuron(None, Y[m], XS[:, :0].T, prob.V[m, :0], u0, A=XS.T)
+        W[S, m] = u0 if u is None else u
+    # every neuron's answer checked from scratch, all at once: one response per answer
+    Z, Z0 = W.T @ X, U0.T @ X
+    fallbacks = 0
+    for m in np.flatnonzero(np.any(W != U0, axis=0)):
+        verdict = _check(Z[m], Z0[m], Y[m], prob.ball[m], prob.V[m], EXCESS_TOL * y_max)
+        if verdict != "ok":
+            W[:, m] = U0[:, m]
+            fallbacks += verdict == "fail"
         # "same": u0 was already optimal to round-off; it stays
     return Refit(W=W, fallbacks=fallbacks, ball_error=prob.residuals(W)[0], ball_error_l1=prob.residuals(U0)[0])
 
 
-def _check(A, b, G, h, u, u0, excess_tol) -> str:
-    """"ok": u is no worse than u0 and breaks no inequality that u0 kept (beyond round-off); "same": u is
-    worse only by round-off (u0 was already optimal); "fail": otherwise."""
-    if not np.all(np.isfinite(u)):
+def _check(z, z0, y, act, v, excess_tol) -> str:
+    """"ok": the response z of the refit is no worse than z0 of the ℓ1 answer and breaks no inequality
+    that z0 kept (beyond round-off); "same": worse only by round-off (u0 was already optimal); "fail":
+    otherwise (also for a non-finite z)."""
+    if not np.all(np.isfinite(z)):
         return "fail"
-    if G.shape[0]:
-        excess = max(float(np.max(G @ u - h)), 0.0)
-        excess0 = max(float(np.max(G @ u0 - h)), 0.0)
+    off = ~act
+    if off.any():
+        excess = max(float(np.max(z[off] - v[off])), 0.0)
+        excess0 = max(float(np.max(z0[off] - v[off])), 0.0)
         if excess > excess0 + excess_tol:
             return "fail"
-    err, err0 = np.linalg.norm(A @ u - b), np.linalg.norm(A @ u0 - b)
+    err, err0 = np.linalg.norm(z[act] - y[act]), np.linalg.norm(z0[act] - y[act])
     if err <= err0:
         return "ok"
     return "same" if err <= err0 * (1 + _SAME_REL) else "fail"
 
 
-def _refit_neuron(A, b, G, h, u0):
-    """Exact LSI answer for one neuron, or None when the LDP reports (numerically) incompatible constraints."""
-    if A.shape[0] == 0:
+def _refit_neuron(normal, b, G, h, u0, A=None):
+    """Exact LSI answer for one neuron, or None when the LDP reports (numerically) incompatible constraints.
+
+    ``normal`` = (AᵀA, Aᵀb, a function returning A) for a ReLU neuron, or None with ``A`` itself (a linear
+    layer, G empty)."""
+    if b.size == 0:
         return u0  # no active sample: every feasible u has the same (zero) error
-    if G.shape[0] == 0:
+    if G.shape[0] == 0 and A is not None:
         return lstsq(A, b, lapack_driver="gelsd")[0]  # plain least squares (min-norm when rank deficient)
     h = np.maximum(h, G @ u0)  # u0 feasible by construction
-    R, f = _triangular(A, b, u0)
+    R, f = _triangular(normal, b, u0)
     if R is None:
         return u0  # A = 0: the error does not depend on u
     u_c = solve_triangular(R, f)                               # unconstrained minimizer
@@ -195,27 +221,29 @@ def _refit_neuron(A, b, G, h, u0):
     return None
 
 
-def _triangular(A, b, u0):
+def _triangular(normal, b, u0):
     r"""R (s×s, upper triangular) and f with :math:`\|\tilde A u - \tilde b\|^2 = \|Ru - f\|^2 + c`.
 
     :math:`\tilde A = [A; \delta I]`, :math:`\tilde b = [b; \delta u_0]`, δ = :data:`PROX_REL`·‖A‖_F, so
     that :math:`\kappa(\tilde A^\top\tilde A) \le 1 + 1/\text{PROX\_REL}^2`. R is the Cholesky factor
-    of :math:`\tilde A^\top \tilde A` (half the flops of a QR of Ã, in a matrix product) and
+    of :math:`\tilde A^\top \tilde A` (from ``normal`` = (AᵀA, Aᵀb, A-maker)) and
     :math:`f = R^{-\top}\tilde A^\top\tilde b`; the normal equations lose accuracy only along singular
     directions of A below ~1e-6·‖A‖, where the error cannot see it. If the factorization fails, a QR of
     :math:`[\tilde A\ \tilde b]` gives both without forming Q. Returns (None, None) for A = 0.
     """
-    H = A.T @ A
+    H, c, make_A = normal
+    H = H.copy()
     delta2 = PROX_REL ** 2 * float(np.trace(H))
     if delta2 == 0.0:
         return None, None
     s = u0.size
     H[np.diag_indices(s)] += delta2
-    c = A.T @ b + delta2 * u0
+    c = c + delta2 * u0
     try:
         R = cholesky(H, lower=False)
         return R, solve_triangular(R, c, trans="T")
     except LinAlgError:
+        A = make_A()
         delta = np.sqrt(delta2)
         At = np.vstack([A, delta * np.eye(s)])
         bt = np.concatenate([b, delta * u0])
