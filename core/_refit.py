@@ -62,6 +62,7 @@ import numpy as np
 from scipy.linalg import LinAlgError, cholesky, lstsq, qr, solve_triangular
 from scipy.optimize import nnls
 
+from ._gram import active_gram
 from .problem import LayerProblem
 
 __all__ = ["Refit", "refit_support", "PROX_REL", "EXCESS_TOL"]
@@ -130,9 +131,8 @@ def refit_support(prob: LayerProblem, U) -> Refit:
     y_max = prob.y_max
     X, Y = prob.X, prob.Y
     relu = prob.activation == "relu"
-    # ReLU layers: A_mᵀA_m and A_mᵀb from the Gram XXᵀ and XYᵀ, formed once (b vanishes off Ω: Y = 0 on Ωᶜ),
-    # as X_{S,Ω}X_{S,Ω}ᵀ = (XXᵀ)_{SS} − X_{S,Ωᶜ}X_{S,Ωᶜ}ᵀ when Ωᶜ is the smaller part; only G = X_{S,Ωᶜ}ᵀ is
-    # gathered. Linear layers keep the exact least squares on A (no inequality).
+    # ReLU layers: A_mᵀA_m and A_mᵀb from the Gram XXᵀ and XYᵀ, formed once (b vanishes off Ω: Y = 0 on Ωᶜ;
+    # nettrim._gram); G = X_{S,Ωᶜ}ᵀ is gathered. Linear layers keep the exact least squares on A.
     gram = X @ X.T if relu else None
     xy = X @ Y.T if relu else None
     for m in range(prob.M):
@@ -144,11 +144,7 @@ def refit_support(prob: LayerProblem, U) -> Refit:
         if relu:
             Oc = np.flatnonzero(~act)
             Xc = X[np.ix_(S, Oc)]
-            if 2 * Oc.size <= X.shape[1]:
-                H = gram[np.ix_(S, S)] - Xc @ Xc.T
-            else:
-                A = X[np.ix_(S, np.flatnonzero(act))]
-                H = A @ A.T
+            H = active_gram(X, gram, S, np.flatnonzero(act), Oc, Xc)
             normal = (H, xy[S, m], lambda S=S, act=act: X[np.ix_(S, np.flatnonzero(act))].T)
             u = _refit_neuron(normal, Y[m, act], Xc.T, prob.V[m, Oc], u0)
         else:

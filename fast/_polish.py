@@ -48,6 +48,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg import LinAlgError, cho_factor, cho_solve, lstsq, qr, solve_triangular
 
+from nettrim._gram import active_gram
+
 __all__ = ["BallPolish", "polish_equality"]
 
 # An inequality of Ωᶜ starts in T when its ADMM multiplier exceeds _TIGHT_DUAL times the largest one or
@@ -149,13 +151,7 @@ class BallPolish:
         hit = self.h_cache.get(m)
         if hit is not None and hit[0] == key:
             return hit[1], self.xy[S, m]
-        Oc = self.omega_c[m]
-        if 2 * Oc.size <= self.X.shape[1]:
-            Xc = self.X[np.ix_(S, Oc)]
-            H = self.gram[np.ix_(S, S)] - Xc @ Xc.T
-        else:
-            A = self.X[np.ix_(S, self.omega[m])]
-            H = A @ A.T
+        H = active_gram(self.X, self.gram, S, self.omega[m], self.omega_c[m])
         self.h_cache[m] = (key, H)
         return H, self.xy[S, m]
 
