@@ -192,7 +192,7 @@ def test_top_level_names():
     assert callable(forward)
 
 
-@pytest.mark.parametrize("module", ["_forward", "_layer", "_refit", "_density", "_result", "network"])
+@pytest.mark.parametrize("module", ["_forward", "_layer", "_refit", "_gram", "_density", "_result", "network"])
 def test_docstring_examples_run(module):
     import doctest
     import importlib
