@@ -331,15 +331,20 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
     state = core.run(W0, Lam0, Gam0, eps_violation=eps_violation, max_iter=first,
                      rho=core.default_rho if rho is None else rho, **settings)
     relaxed = double_after = None
-    if single and state["status"] is None and not state["converged"] and state["iterations"] < max_iter:
-        # not certified in single precision: go on in float64 from where it stopped (see the docstring)
+    if (single and state["status"] in (None, SOLVER_ERROR) and not state["converged"]
+            and state["iterations"] < max_iter):
+        # not certified in single precision: go on in float64 from where it stopped (see the docstring), or
+        # from the start if the float32 iterates left their range
         double_after = state["iterations"]
         setup_time = core.setup_time
         core = _Core(prob, NUMPY)
         core.setup_time += setup_time
         first_state = state
-        state = core.run(state["W"], state["Lambda"], state["Gamma"], eps_violation=eps_violation,
-                         max_iter=max_iter - state["iterations"], rho=state["rho"], **settings)
+        start = (W0, Lam0, Gam0) if state["status"] == SOLVER_ERROR else (state["W"], state["Lambda"],
+                                                                            state["Gamma"])
+        state = core.run(*start, eps_violation=eps_violation, max_iter=max_iter - state["iterations"],
+                         rho=state["rho"] if state["status"] is None else core.default_rho if rho is None else rho,
+                         **settings)
         _append_run(first_state, state)
     if relax and state["status"] is None and not state["converged"]:
         # ε = 0 not certified: solve the program at ε' = eps_violation·‖Y‖_F / 2 (warm), see the docstring

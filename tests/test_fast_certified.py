@@ -326,6 +326,28 @@ def test_single_precision_goes_on_in_double_when_not_certified(monkeypatch):
     assert lp.info["iteration_dtype"] == "float64" and lp.status == "optimal"
 
 
+def test_single_precision_overflow_restarts_in_double(monkeypatch):
+    """Float32 iterates that leave their range (status solver_error) are not the answer: the run starts
+    over in float64 and ends certified."""
+    import nettrim.fast.admm as admm
+    from nettrim.fast._xp import NUMPY32
+
+    run = admm._Core.run
+
+    def overflowing(self, *args, **kwargs):
+        state = run(self, *args, **{**kwargs, "max_iter": 10} if self.bk is NUMPY32 else kwargs)
+        if self.bk is NUMPY32:
+            state.update(status=admm.SOLVER_ERROR, message="overflow")
+        return state
+
+    monkeypatch.setattr(admm._Core, "run", overflowing)
+    layer = random_layer(40, 6, 300, activation="relu", gain=0.05, seed=[7, 3])
+    sol = fast.solve(layer.X, layer.Y, layer.epsilon, iteration_dtype="float32")
+    assert sol.status == "optimal" and sol.info["double_after"] == 10
+    exact = ref.solve(layer.X, layer.Y, layer.epsilon)
+    assert sol.objective == pytest.approx(exact.objective, rel=1e-4)
+
+
 def test_iteration_dtype_is_checked():
     layer = random_layer(6, 2, 20, activation="relu", gain=0.05, seed=[1, 2])
     for bad in ("float16", "double", 32, np.int32):
