@@ -132,7 +132,7 @@ def refit_support(prob: LayerProblem, U) -> Refit:
     X, Y = prob.X, prob.Y
     relu = prob.activation == "relu"
     # ReLU layers: A_mᵀA_m and A_mᵀb from the Gram XXᵀ and XYᵀ, formed once (b vanishes off Ω: Y = 0 on Ωᶜ;
-    # nettrim._gram); G = X_{S,Ωᶜ}ᵀ is gathered. Linear layers keep the exact least squares on A.
+    # nettrim._gram); only G = X_{S,Ωᶜ}ᵀ is gathered.
     gram = X @ X.T if relu else None
     xy = X @ Y.T if relu else None
     for m in range(prob.M):
@@ -141,15 +141,11 @@ def refit_support(prob: LayerProblem, U) -> Refit:
             continue
         act = prob.ball[m]
         u0 = U0[S, m]
-        if relu:
-            Oc = np.flatnonzero(~act)
-            Xc = X[np.ix_(S, Oc)]
-            H = active_gram(X, gram, S, np.flatnonzero(act), Oc, Xc)
-            normal = (H, xy[S, m], lambda S=S, act=act: X[np.ix_(S, np.flatnonzero(act))].T)
-            u = _refit_neuron(normal, Y[m, act], Xc.T, prob.V[m, Oc], u0)
-        else:
-            XS = X[S]
-            u = _refit_neuron(None, Y[m], XS[:, :0].T, prob.V[m, :0], u0, A=XS.T)
+        Om, Oc = np.flatnonzero(act), np.flatnonzero(~act)
+        Xc = X[np.ix_(S, Oc)]
+        # without an inequality (a linear layer) the plain least squares on A needs no normal equations
+        H, c = (active_gram(X, gram, S, Om, Oc, Xc), xy[S, m]) if Oc.size else (None, None)
+        u = _refit_neuron((H, c, lambda S=S, Om=Om: X[np.ix_(S, Om)].T), Y[m, act], Xc.T, prob.V[m, Oc], u0)
         W[S, m] = u0 if u is None else u
     # every neuron's answer checked from scratch, all at once: one response per answer
     Z, Z0 = W.T @ X, U0.T @ X
@@ -181,15 +177,14 @@ def _check(z, z0, y, act, v, excess_tol) -> str:
     return "same" if err <= err0 * (1 + _SAME_REL) else "fail"
 
 
-def _refit_neuron(normal, b, G, h, u0, A=None):
+def _refit_neuron(normal, b, G, h, u0):
     """Exact LSI answer for one neuron, or None when the LDP reports (numerically) incompatible constraints.
 
-    ``normal`` = (AᵀA, Aᵀb, a function returning A) for a ReLU neuron, or None with ``A`` itself (a linear
-    layer, G empty)."""
+    ``normal`` = (AᵀA, Aᵀb, a function returning A), the normal equations of the least squares."""
     if b.size == 0:
         return u0  # no active sample: every feasible u has the same (zero) error
-    if G.shape[0] == 0 and A is not None:
-        return lstsq(A, b, lapack_driver="gelsd")[0]  # plain least squares (min-norm when rank deficient)
+    if G.shape[0] == 0:
+        return lstsq(normal[2](), b, lapack_driver="gelsd")[0]  # plain least squares (min-norm when rank deficient)
     h = np.maximum(h, G @ u0)  # u0 feasible by construction
     R, f = _triangular(normal, b, u0)
     if R is None:

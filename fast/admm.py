@@ -336,30 +336,21 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
         # not certified in single precision: go on in float64 from where it stopped (see the docstring), or
         # from the start if the float32 iterates left their range
         double_after = state["iterations"]
-        setup_time = core.setup_time
-        core = _Core(prob, NUMPY)
-        core.setup_time += setup_time
-        first_state = state
-        start = (W0, Lam0, Gam0) if state["status"] == SOLVER_ERROR else (state["W"], state["Lambda"],
-                                                                            state["Gamma"])
-        state = core.run(*start, eps_violation=eps_violation, max_iter=max_iter - state["iterations"],
-                         rho=state["rho"] if state["status"] is None else core.default_rho if rho is None else rho,
-                         **settings)
-        _append_run(first_state, state)
+        if state["status"] == SOLVER_ERROR:
+            start, rho_next = (W0, Lam0, Gam0), core.default_rho if rho is None else rho
+        else:
+            start, rho_next = (state["W"], state["Lambda"], state["Gamma"]), state["rho"]
+        core, state = _go_on(core, prob, NUMPY, state, start, max_iter=max_iter, eps_violation=eps_violation,
+                             rho=rho_next, settings=settings)
     if relax and state["status"] is None and not state["converged"]:
         # ε = 0 not certified: solve the program at ε' = eps_violation·‖Y‖_F / 2 (warm), see the docstring
         eps2 = _RELAX_SHARE * eps_violation * prob.y_norm
         relaxed = dict(epsilon=eps2, exact_iterations=state["iterations"])
         prob2 = layer_problem(prob.X, prob.Y, eps2, activation=prob.activation, weights=prob.weights,
                               V=prob.V if prob.activation == "relu" else None)
-        setup_time = core.setup_time
-        core = _Core(prob2, backend)
-        core.setup_time += setup_time
-        first_state = state
-        state = core.run(state["W"], state["Lambda"], state["Gamma"],
-                         eps_violation=(1 - _RELAX_SHARE) * eps_violation, max_iter=max_iter - state["iterations"],
-                         rho=state["rho"], **settings)
-        _append_run(first_state, state)
+        core, state = _go_on(core, prob2, backend, state, (state["W"], state["Lambda"], state["Gamma"]),
+                             max_iter=max_iter, eps_violation=(1 - _RELAX_SHARE) * eps_violation,
+                             rho=state["rho"], settings=settings)
     info = dict(history=state["history"], rho=state["rho"], dual_l1=state["Gamma"], factorization=core.step.kind,
                 reduced=red is not None, setup_time=core.setup_time, certificate_checks=state["checks"],
                 polishes=state["polishes"], crossovers=state["crossovers"], polished=state["polished"],
@@ -406,6 +397,17 @@ def _check_iteration_dtype(iteration_dtype, backend: Backend) -> bool:
                              "iterate in their own dtype (leave iteration_dtype=None)")
         return False
     return name == "float32"
+
+
+def _go_on(core, prob, backend, state, start, *, max_iter, eps_violation, rho, settings):
+    """Continue a run on another core — another program (same X) or another precision — from ``start``
+    (W, Λ, Γ) for the iterations ``state`` left; returns the new core and the run accounting for both.
+    The factored W³-step is the same when the backend is (it depends on X only)."""
+    new = _Core(prob, backend, step=core.step if backend is core.bk else None)
+    new.setup_time += core.setup_time
+    nxt = new.run(*start, eps_violation=eps_violation, max_iter=max_iter - state["iterations"], rho=rho, **settings)
+    _append_run(state, nxt)
+    return new, nxt
 
 
 def _append_run(first, second):
@@ -460,7 +462,7 @@ class _Core:
     operands it touches (``self.Yd``, ``self.w_td``, ...; the same objects for numpy).
     """
 
-    def __init__(self, prob: LayerProblem, backend: Backend = NUMPY):
+    def __init__(self, prob: LayerProblem, backend: Backend = NUMPY, step=None):
         t0 = time.perf_counter()
         self.prob = prob
         self.bk = backend
@@ -491,7 +493,7 @@ class _Core:
             self.project = Projector(self.Y, self.eps, prob.ball, self.V, put)
         else:
             self.project = Projector(self.Y, self.eps, None, None, put)
-        self.step = make_step(self.X, put)
+        self.step = make_step(self.X, put) if step is None else step   # a step of the same X may be reused
         self.Yd, self.Vd = put(self.Y), put(self.V)
         self.balld = put(self.ball)
         self.inactived = None if prob.activation != "relu" else put(~self.ball)

@@ -82,7 +82,7 @@ def test_rejected_refits_fall_back_to_the_l1_answer_and_say_so(monkeypatch):
     prob = layer_problem(d.X, d.Y, d.epsilon)
     U = l1_answer(d, "relu")
     # a refit that returns garbage (worse error) for every neuron must be rejected by the check
-    monkeypatch.setattr(refit_module, "_refit_neuron", lambda normal, b, G, h, u0, A=None: 3.0 * u0 + 1.0)
+    monkeypatch.setattr(refit_module, "_refit_neuron", lambda normal, b, G, h, u0: 3.0 * u0 + 1.0)
     fit = refit_support(prob, U)
     assert fit.fallbacks == np.count_nonzero(U.any(axis=0))
     np.testing.assert_array_equal(fit.W, U)
