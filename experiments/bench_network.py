@@ -9,10 +9,10 @@ seconds (``time.process_time``, one BLAS thread) beside wall seconds:
   a density instead of an ε;
 * ``refit``: cascade prunes at a few ε with the refit on and off (kept, test accuracy, output error);
 * ``reweight``: parallel prunes at one ε with 0, 1, 2 reweighting rounds (kept at equal ε);
-* ``speed``: the parallel prune at ε = 0.05 with ``jobs=2`` at the defaults (:data:`nettrim.fast.PRUNING_OPTIONS`)
-  and with loose residual tolerances (``eps_abs=1e-4, eps_rel=1e-3``), each layer's iterations, gap and violation
-  (not in the default ``--groups``; with two worker processes, compare wall seconds: CPU seconds count the
-  parent process only).
+* ``speed``: the parallel prune at ε = 0.05 with ``jobs=2`` at the defaults (:data:`nettrim.fast.PRUNING_OPTIONS`),
+  with the iteration in float64 instead of the defaults' float32, and with loose residual tolerances
+  (``eps_abs=1e-4, eps_rel=1e-3``), each layer's iterations, gap and violation (not in the default
+  ``--groups``; with two worker processes, compare wall seconds: CPU seconds count the parent process only).
 
 Rows are written as cells finish (a killed run resumes, :func:`nettrim.experiments.runner.run_cells`);
 the table goes to ``FIGURES/bench_network.{csv,md}`` (``OUT/figures`` unless ``--figures`` says otherwise).
@@ -87,7 +87,8 @@ def reweight_cell(cfg, seed, cache_dir, k):
 
 
 #: the ``speed`` group: (label, solver options) at ε = 0.05, parallel, jobs = 2
-SPEED = (("defaults", {}), ("loose residuals", {"eps_abs": 1e-4, "eps_rel": 1e-3}))
+SPEED = (("defaults", {}), ("float64 iteration", {"iteration_dtype": "float64"}),
+         ("loose residuals", {"eps_abs": 1e-4, "eps_rel": 1e-3}))
 
 
 def speed_cell(cfg, seed, cache_dir, label):
