@@ -43,10 +43,6 @@ from .runner import Cell, run_cells
 HELP = ("prune LeNet-5 (2 conv + 3 dense layers, PyTorch) on MNIST-5k: Net-Trim parallel/cascade vs magnitude, "
         "SparseGPT and Wanda")
 
-# measured (full run: 2,000 calibration images, no fine-tuning; original 97.0 %): cascade ℓ1-only ε = 0.15 keeps
-# 13.3 % of the weights at 96.1 % test accuracy (same per-layer nnz: magnitude 60.2 %, SparseGPT 94.2 %, Wanda
-# 18.6 %); parallel + refit ε = 0.1 keeps 12.5 % at 96.1 % (SparseGPT 93.2 %); the refit cascade keeps 68 % at
-# ε = 0.05 (figures/prune_lenet_table.md)
 EPS_GRID = (0.05, 0.1, 0.15, 0.2, 0.3)
 QUICK_EPS_GRID = (0.1, 0.3)
 #: the full run's grid for the cascade with refit: its two ends only. It is the costliest variant (~140 s of
@@ -56,13 +52,22 @@ CASCADE_REFIT_GRID = (0.05, 0.3)
 CALIB, QUICK_CALIB = 2000, 500
 QUICK_MAX_PATCHES = 2000
 MODES = ("parallel", "cascade")
-#: --refit -> the (mode, refit) pairs run. "both" (the default) draws the cascade with and without the refit,
-#: the parallel mode with it only: in parallel mode every layer keeps its ℓ1 support and its own ε, so the
-#: refit changes no nnz (it only lowers each layer's error), while in cascade mode a refit layer passes on a
-#: smaller error and so a smaller ε to the layers after it (ε_ℓ of nettrim.network.cascade_program): it
-#: keeps more weights at the same ε (measured: 58.9 % against 13.3 % kept at ε = 0.15).
-REFIT_CHOICES = {"on": (("parallel", True), ("cascade", True)), "off": (("parallel", False), ("cascade", False)),
-                 "both": (("cascade", False), ("parallel", True), ("cascade", True))}
+#: --refit -> the (mode, refit, reweight) variants run (and REWEIGHTED unless "on"). "both" (the default)
+#: draws the cascade with and without the refit, the parallel mode with it only: in parallel mode every
+#: layer keeps its ℓ1 support and its own ε, so the refit changes no nnz (it only lowers each layer's
+#: error), while in cascade mode a refit layer passes on a smaller error and so a smaller ε to the layers
+#: after it (ε_ℓ of nettrim.network.cascade_program): it keeps more weights at the same ε (measured: 58.9 %
+#: against 13.3 % kept at ε = 0.15).
+#: A variant is (mode, refit, reweight): reweight is the number of reweighted-ℓ1 rounds of nettrim.torch.prune.
+REFIT_CHOICES = {"on": (("parallel", True, 0), ("cascade", True, 0)),
+                 "off": (("parallel", False, 0), ("cascade", False, 0)),
+                 "both": (("cascade", False, 0), ("parallel", True, 0), ("cascade", True, 0))}
+#: the sparse end: the ℓ1-only cascade with one round of reweighted ℓ1 (Candès, Wakin & Boyd 2008), which
+#: keeps fewer weights at the same ε and accuracy (measured: ε = 0.15 keeps 14.6 % at 96.7 % against 13.4 %
+#: at 95.4 % without the round, original 97.0 %). Run with --refit both and off; its grid starts at 0.15
+#: (ε = 0.1 keeps 23 % and costs ~3× more CPU, the later layers' programs being the tightest there).
+REWEIGHTED = ("cascade", False, 1)
+REWEIGHTED_GRID, QUICK_REWEIGHTED_GRID = (0.15, 0.2, 0.3), (0.3,)
 
 
 @dataclass
@@ -72,8 +77,8 @@ class Setting:
     max_patches: int | None
     tag: str
     epochs: int = 0                      # LeNet-5 training epochs (0: lenet.EPOCHS)
-    variants: tuple = REFIT_CHOICES["both"]   # the (mode, refit) pairs run
-    grids: dict = field(default_factory=dict)  # (mode, refit) -> its own ε grid instead of eps_grid
+    variants: tuple = REFIT_CHOICES["both"]   # the (mode, refit, reweight) variants run
+    grids: dict = field(default_factory=dict)  # variant -> its own ε grid instead of eps_grid
     solver_options: dict = field(default_factory=dict)  # empty: nettrim.torch.prune's defaults
 
 
@@ -105,9 +110,12 @@ def setting(args) -> Setting:
     max_patches = args.max_patches if args.max_patches is not None else (QUICK_MAX_PATCHES if quick else None)
     refit = getattr(args, "refit", "both")
     tag = run_tag(args, calib=args.calib, mp=args.max_patches) + ("" if refit == "both" else f"-refit{refit}")
+    variants = REFIT_CHOICES[refit] + ((REWEIGHTED,) if refit != "on" else ())
+    grids = {REWEIGHTED: QUICK_REWEIGHTED_GRID if quick else REWEIGHTED_GRID}
+    if not quick:
+        grids[("cascade", True, 0)] = CASCADE_REFIT_GRID
     return Setting(eps_grid=QUICK_EPS_GRID if quick else EPS_GRID, n_calib=n_calib, max_patches=max_patches,
-                   tag=tag, variants=REFIT_CHOICES[refit],
-                   grids={} if quick else {("cascade", True): CASCADE_REFIT_GRID})
+                   tag=tag, variants=variants, grids=grids)
 
 
 # ----------------------------------------------------------------------------------------------- helpers
@@ -186,8 +194,8 @@ BASELINES = {"magnitude": magnitude, "sparsegpt": layerwise("sparsegpt"), "wanda
 
 # ----------------------------------------------------------------------------------------------- cells
 def prune_cell(s: Setting, seed: int, cache_dir: str, weights_dir: str, mode: str, eps: float,
-               refit: bool = True) -> list[dict]:
-    """Prune LeNet-5 once (``mode``, relative ``eps``, ``refit``); one row per layer."""
+               refit: bool = True, reweight: int = 0) -> list[dict]:
+    """Prune LeNet-5 once (``mode``, relative ``eps``, ``refit``, ``reweight`` rounds); one row per layer."""
     import nettrim.torch as nt
 
     from .lenet import lenet_accuracy
@@ -196,11 +204,12 @@ def prune_cell(s: Setting, seed: int, cache_dir: str, weights_dir: str, mode: st
     t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        pruned, rep = nt.prune(net.model, X, epsilon=eps, mode=mode, refit=refit, max_patches=s.max_patches,
-                               seed=seed, **({"solver_options": s.solver_options} if s.solver_options else {}))
+        options = {"solver_options": s.solver_options} if s.solver_options else {}
+        pruned, rep = nt.prune(net.model, X, epsilon=eps, mode=mode, refit=refit, reweight=reweight,
+                               max_patches=s.max_patches, seed=seed, **options)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     Z = _logits(net.model, data.X_test, data.image_shape)
-    common = {"mode": mode, "refit": refit, "eps": eps, "n_calib": len(X), "seed": seed,
+    common = {"mode": mode, "refit": refit, "reweight": reweight, "eps": eps, "n_calib": len(X), "seed": seed,
               "acc_orig": net.test_accuracy, "acc_nettrim": lenet_accuracy(pruned, data.X_test, data.y_test),
               "kept_total": float(rep["nnz_after"].sum() / rep["nnz_before"].sum()),
               "logit_gap_nettrim": float(np.linalg.norm(_logits(pruned, data.X_test, data.image_shape) - Z)
@@ -215,7 +224,7 @@ def prune_cell(s: Setting, seed: int, cache_dir: str, weights_dir: str, mode: st
         common[f"logit_gap_{name}"] = float(np.linalg.norm(_logits(model, data.X_test, data.image_shape) - Z)
                                             / np.linalg.norm(Z))
         arrays[name] = _weights(model, rep)
-    path = Path(weights_dir) / f"lenet-{s.tag}-{mode}-refit{int(refit)}-eps{eps:g}.npz"
+    path = _weights_path(Path(weights_dir), s.tag, mode, refit, reweight, eps)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **{f"{method}:{layer}": W for method, ws in arrays.items() for layer, W in ws.items()})
     cols = ("layer", "module", "type", "n_in", "n_out", "nnz_before", "nnz_after", "kept", "bias_nnz_after",
@@ -225,6 +234,20 @@ def prune_cell(s: Setting, seed: int, cache_dir: str, weights_dir: str, mode: st
     return [dict(common, **{k: rec[k] for k in cols}) for rec in rep.to_dict("records")]
 
 
+def _weights_path(wdir: Path, tag: str, mode: str, refit, reweight, eps: float) -> Path:
+    rw = f"-rw{int(reweight)}" if reweight else ""
+    return wdir / f"lenet-{tag}-{mode}-refit{int(refit)}{rw}-eps{eps:g}.npz"
+
+
+def _variants(df):
+    """The results with the columns that name a variant (results written before reweighting: reweight 0)."""
+    if "refit" not in df:
+        df = df.assign(refit=True)
+    if "reweight" not in df:
+        df = df.assign(reweight=0)
+    return df.assign(reweight=df["reweight"].fillna(0).astype(int))
+
+
 def _weights(model, rep) -> dict:
     mods = dict(model.named_modules())
     return {name: mods[name].weight.detach().double().numpy() for name in rep["module"]}
@@ -232,16 +255,17 @@ def _weights(model, rep) -> dict:
 
 # ----------------------------------------------------------------------------------------------- outputs
 def summary_table(df):
-    """One row per (mode, refit, ε): kept fractions (total and per layer), accuracies, logit gaps, solver health."""
+    """One row per (mode, refit, reweight, ε): kept fractions (total and per layer), accuracies, logit gaps,
+    solver health."""
     import pandas as pd
 
-    if "refit" not in df:
-        df = df.assign(refit=True)
+    df = _variants(df)
     rows = []
-    for (mode, refit, eps), g in df.groupby(["mode", "refit", "eps"], sort=True):
+    for (mode, refit, reweight, eps), g in df.groupby(["mode", "refit", "reweight", "eps"], sort=True):
         g = g.sort_values("layer")
         first = g.iloc[0]
-        row = {"mode": mode, "refit": bool(refit), "eps": eps, "kept_total": first["kept_total"]}
+        row = {"mode": mode, "refit": bool(refit), "reweight": int(reweight), "eps": eps,
+               "kept_total": first["kept_total"]}
         row.update({f"kept_L{int(r['layer'])}": r["kept"] for _, r in g.iterrows()})
         row["acc_orig"] = first["acc_orig"]
         row["acc_nettrim"] = first["acc_nettrim"]
@@ -255,7 +279,7 @@ def summary_table(df):
         rows.append(row)
     out = pd.DataFrame(rows)
     order = {m: i for i, m in enumerate(MODES)}
-    return out.sort_values(["mode", "refit", "eps"], ascending=[True, False, True],
+    return out.sort_values(["mode", "refit", "reweight", "eps"], ascending=[True, False, True, True],
                            key=lambda c: c.map(order) if c.name == "mode" else c).reset_index(drop=True)
 
 
@@ -267,30 +291,34 @@ def _best(table):
     return best if best is not None else table.sort_values("kept_total").iloc[-1]
 
 
-_COLORS = {("parallel", True): "tab:blue", ("parallel", False): "tab:cyan", ("cascade", False): "tab:red",
-           ("cascade", True): "tab:orange", "magnitude": "tab:gray", "sparsegpt": "tab:green", "wanda": "tab:purple"}
+_COLORS = {("parallel", True, 0): "tab:blue", ("parallel", False, 0): "tab:cyan", ("cascade", False, 0): "tab:red",
+           ("cascade", True, 0): "tab:orange", ("cascade", False, 1): "tab:brown", "magnitude": "tab:gray",
+           "sparsegpt": "tab:green", "wanda": "tab:purple"}
 _STYLES = {"magnitude": "--", "sparsegpt": "-.", "wanda": ":"}
 
 
-def _variant_label(mode: str, refit: bool) -> str:
-    return f"Net-Trim {mode}" + (" + refit" if refit else " (ℓ1 only)")
+def _variant_label(mode: str, refit: bool, reweight: int = 0) -> str:
+    rw = f", reweighted ×{reweight}" if reweight else ""
+    return f"Net-Trim {mode}" + (f" + refit{rw}" if refit else f" (ℓ1 only{rw})")
 
 
 def _fig_accuracy(table, name: str, folder: Path) -> None:
-    """Test accuracy vs weights kept, one column per Net-Trim variant (mode, refit) with the baselines at its
-    per-layer nnz; the full range above, a zoom near the original below."""
+    """Test accuracy vs weights kept, one column per Net-Trim variant (mode, refit, reweight) with the baselines
+    at its per-layer nnz; the full range above, a zoom near the original below."""
     import matplotlib.pyplot as plt
 
     from ._output import save_figure
 
     order = {m: i for i, m in enumerate(MODES)}
-    variants = sorted({(m, bool(r)) for m, r in zip(table["mode"], table["refit"], strict=False)},
-                      key=lambda v: (order[v[0]], v[1]))
+    variants = sorted({(m, bool(r), int(k)) for m, r, k in zip(table["mode"], table["refit"], table["reweight"],
+                                                              strict=False)},
+                      key=lambda v: (order[v[0]], v[1], v[2]))
     fig, axes = plt.subplots(2, len(variants), figsize=(5.6 * len(variants), 8.4), squeeze=False, sharex=True)
     acc0 = table["acc_orig"].iloc[0]
     baselines = [b for b in BASELINES if f"acc_{b}" in table]
-    for c, (mode, refit) in enumerate(variants):
-        t = table[(table["mode"] == mode) & (table["refit"] == refit)].sort_values("kept_total")
+    for c, v in enumerate(variants):
+        t = table[(table["mode"] == v[0]) & (table["refit"] == v[1]) & (table["reweight"] == v[2])]
+        t = t.sort_values("kept_total")
         x = 100 * t["kept_total"]
         for r in range(2):
             ax = axes[r, c]
@@ -299,11 +327,11 @@ def _fig_accuracy(table, name: str, folder: Path) -> None:
             for b in baselines:
                 ax.plot(x, 100 * t[f"acc_{b}"], marker="o", ls=_STYLES.get(b, "--"), mfc="none",
                         color=_COLORS.get(b, "tab:olive"), label=f"{b} (same per-layer nnz)")
-            ax.plot(x, 100 * t["acc_nettrim"], marker="s", color=_COLORS[(mode, refit)], lw=2,
-                    label=_variant_label(mode, refit))
+            ax.plot(x, 100 * t["acc_nettrim"], marker="s", color=_COLORS.get(v, "black"), lw=2,
+                    label=_variant_label(*v))
             for _, row in t.iterrows():
                 ax.annotate(f"{row['eps']:g}", (100 * row["kept_total"], 100 * row["acc_nettrim"]), fontsize=7,
-                            xytext=(3, 4), textcoords="offset points", color=_COLORS[(mode, refit)])
+                            xytext=(3, 4), textcoords="offset points", color=_COLORS.get(v, "black"))
             ax.set_xlabel("weights kept (% of the network's 61,470)")
             ax.set_ylabel("test accuracy (%), no fine-tuning")
             ax.set_xlim(0, 108 * table["kept_total"].max())   # room for the ε labels; one scale for all
@@ -311,10 +339,10 @@ def _fig_accuracy(table, name: str, folder: Path) -> None:
             ax.grid(alpha=0.3)
             if r == 1:
                 ax.set_ylim(100 * acc0 - 6, 100 * acc0 + 1)
-                ax.set_title(f"{_variant_label(mode, refit)}: zoom (labels: relative ε)", fontsize=10)
+                ax.set_title(f"{_variant_label(*v)}: zoom (labels: relative ε)", fontsize=10)
             else:
                 ax.set_ylim(0, 100)
-                ax.set_title(f"{_variant_label(mode, refit)} (labels: relative ε)", fontsize=10)
+                ax.set_title(f"{_variant_label(*v)} (labels: relative ε)", fontsize=10)
                 ax.legend(fontsize=7, loc="lower right")
     fig.suptitle("LeNet-5 on MNIST-5k: test accuracy vs weights kept — Net-Trim vs baselines at equal per-layer nnz")
     fig.tight_layout()
@@ -327,7 +355,7 @@ def _fig_filters(best, first: str, wdir: Path, tag: str, name: str, folder: Path
 
     from ._output import save_figure
 
-    path = wdir / f"lenet-{tag}-{best['mode']}-refit{int(best['refit'])}-eps{best['eps']:g}.npz"
+    path = _weights_path(wdir, tag, best["mode"], best["refit"], best["reweight"], best["eps"])
     if not path.exists():
         return
     with np.load(path) as z:
@@ -350,7 +378,9 @@ def _fig_filters(best, first: str, wdir: Path, tag: str, name: str, folder: Path
             ax.set_yticks([])
             if f == 0:
                 label = {"nettrim": f"Net-Trim {best['mode']}\nε={best['eps']:g}"
-                                    + (", refit" if best["refit"] else ", ℓ1 only")}.get(method, method)
+                                    + (", refit" if best["refit"] else ", ℓ1 only")
+                                    + (f", rw ×{int(best['reweight'])}" if best["reweight"] else "")
+                         }.get(method, method)
                 ax.set_ylabel(f"{label}\n{np.count_nonzero(W)}/{W.size} kept", fontsize=8)
             if r == 0:
                 ax.set_title(f"filter {f + 1}", fontsize=8)
@@ -363,23 +393,23 @@ def _name(s: Setting) -> str:
     return "lenet" + ("" if s.tag == "full" else "_" + s.tag.replace("-", "_"))
 
 
-_LAYER_COLUMNS = ["mode", "refit", "eps", "layer", "module", "type", "n_in", "n_out", "nnz_before", "nnz_after", "kept",
-                  "rel_error", "layer_rel_error", "layer_rel_error_l1", "layer_rel_error_all", "epsilon_rel", "status",
-                  "violation", "gap", "iterations", "time", "refit_time", "positions_sampled", "positions_total"]
+_LAYER_COLUMNS = ["mode", "refit", "reweight", "eps", "layer", "module", "type", "n_in", "n_out", "nnz_before",
+                  "nnz_after", "kept", "rel_error", "layer_rel_error", "layer_rel_error_l1", "layer_rel_error_all",
+                  "epsilon_rel", "status", "violation", "gap", "iterations", "time", "refit_time",
+                  "positions_sampled", "positions_total"]
 
 
 def make_outputs(s: Setting, df, wdir: Path, folder: Path):
     from ._output import markdown_table, write_table
 
     name = _name(s)
-    if "refit" not in df:
-        df = df.assign(refit=True)
+    df = _variants(df)
     table = summary_table(df)
     calib = f"{int(df['n_calib'].iloc[0]):,} calibration images"
     write_table(table, folder, f"prune_{name}_table",
                 caption=f"LeNet-5 on MNIST-5k ({calib}): one row per Net-Trim run (relative ε); baselines at the "
                         "same per-layer nnz; accuracies on the 1,000 test images, no fine-tuning.")
-    layers = df[[c for c in _LAYER_COLUMNS if c in df]].sort_values(["mode", "refit", "eps", "layer"])
+    layers = df[[c for c in _LAYER_COLUMNS if c in df]].sort_values(["mode", "refit", "reweight", "eps", "layer"])
     write_table(layers, folder, f"prune_{name}_layers",
                 caption=f"LeNet-5 on MNIST-5k ({calib}): the report of nettrim.torch.prune per layer. "
                         "layer_rel_error is on the program's (sampled) columns, bounded by epsilon_rel "
@@ -389,10 +419,11 @@ def make_outputs(s: Setting, df, wdir: Path, folder: Path):
     _fig_accuracy(table, name, folder)
     first = df[df["layer"] == 1]["module"].iloc[0]
     _fig_filters(best, str(first), wdir, s.tag, name, folder)
-    print(markdown_table(table[["mode", "refit", "eps", "kept_total", "acc_orig", "acc_nettrim"]
+    print(markdown_table(table[["mode", "refit", "reweight", "eps", "kept_total", "acc_orig", "acc_nettrim"]
                                + [f"acc_{b}" for b in BASELINES if f"acc_{b}" in table]
                                + ["all_optimal", "max_iter_layers", "max_gap", "time_s"]]))
-    print(f"cascade with at most 1 point lost (else the sparsest): ε={best['eps']:g} keeps "
+    label = _variant_label(best["mode"], best["refit"], best["reweight"])
+    print(f"cascade with at most 1 point lost (else the sparsest): {label} ε={best['eps']:g} keeps "
           f"{100 * best['kept_total']:.1f} % at {100 * best['acc_nettrim']:.2f} % (original "
           f"{100 * best['acc_orig']:.2f} %, " + ", ".join(f"{b} {100 * best[f'acc_{b}']:.2f} %" for b in BASELINES
                                                          if f"acc_{b}" in best) + ")")
@@ -413,9 +444,10 @@ def run(args) -> None:
     mods = dict(net.model.named_modules())
     np.savez(wdir / "original.npz", **{n: m.weight.detach().double().numpy() for n, m in mods.items()
                                        if hasattr(m, "weight") and m.weight is not None})
-    cells = [Cell(f"lenet,{s.tag},{mode},refit={int(refit)},eps={eps:g},seed={args.seed}", prune_cell,
-                  (s, args.seed, str(cache), str(wdir), mode, eps, refit))
-             for mode, refit in s.variants for eps in s.grids.get((mode, refit), s.eps_grid)]
+    cells = [Cell(f"lenet,{s.tag},{mode},refit={int(refit)}" + (f",reweight={rw}" if rw else "")
+                  + f",eps={eps:g},seed={args.seed}", prune_cell,
+                  (s, args.seed, str(cache), str(wdir), mode, eps, refit, rw))
+             for mode, refit, rw in s.variants for eps in s.grids.get((mode, refit, rw), s.eps_grid)]
     df = run_cells(cells, out / f"prune-lenet-{s.tag}.csv", jobs=args.jobs, dask_address=args.dask,
                    label="prune-lenet", progress=args.progress)
     df = df[df["seed"] == args.seed]

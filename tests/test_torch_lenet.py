@@ -65,7 +65,8 @@ def test_training_is_seeded_and_cached(tmp_path):
 def test_prune_lenet_experiment_runs_and_resumes(tmp_path, monkeypatch, capsys):
     data = tiny_mnist()
     monkeypatch.setattr("nettrim.experiments.data.load_dataset", lambda name: data)
-    s = prune_lenet.Setting(eps_grid=(0.3,), n_calib=20, max_patches=200, tag="test", epochs=2)
+    s = prune_lenet.Setting(eps_grid=(0.3,), n_calib=20, max_patches=200, tag="test", epochs=2,
+                            variants=prune_lenet.REFIT_CHOICES["both"] + (prune_lenet.REWEIGHTED,))
     monkeypatch.setattr(prune_lenet, "setting", lambda args: s)
     args = argparse.Namespace(out=tmp_path / "out", figures=tmp_path / "fig", jobs=1, seed=0, dask=None,
                               progress=False, quick=True, timing=None)
@@ -75,8 +76,10 @@ def test_prune_lenet_experiment_runs_and_resumes(tmp_path, monkeypatch, capsys):
     import pandas as pd
 
     df = pd.read_csv(tmp_path / "out" / "prune-lenet-test.csv")
-    assert len(df) == 3 * 5 and set(df["mode"]) == {"parallel", "cascade"}   # cascade with and without refit
-    assert set(zip(df["mode"], df["refit"], strict=False)) == set(prune_lenet.REFIT_CHOICES["both"])
+    # cascade with and without refit, parallel with it, and the reweighted ℓ1-only cascade: 4 prunes of 5 layers
+    assert len(df) == 4 * 5 and set(df["mode"]) == {"parallel", "cascade"}
+    assert set(zip(df["mode"], df["refit"], df["reweight"], strict=False)) == \
+        set(prune_lenet.REFIT_CHOICES["both"]) | {prune_lenet.REWEIGHTED}
     assert {"acc_magnitude", "acc_sparsegpt", "acc_wanda"} <= set(df.columns)
     # every layer meets its program (Proposition 1 on the sampled positions, up to the solver's violation)
     assert (df["layer_rel_error"] <= df["epsilon_rel"] + df["violation"] + 1e-9).all()
