@@ -288,6 +288,35 @@ def test_neuron_qp_with_generated_constraints_solves_the_whole_qp(monkeypatch):
     assert np.any(B @ u > V[m, Oc] + 1e-8)
 
 
+def test_multiplier_lp_meets_its_conditions_or_proves_there_is_none():
+    """The polish's multiplier LP: λ ≥ 0 of least Σλ with (X_Rλ)_S = b and |g₀ + X_Rλ| ≤ c off S.
+    Planted: a sparse λ* meets them, so the answer must too, at no larger Σλ; on a column subset that holds
+    supp(λ*) it is feasible as well (what _repair_dual tries first); and equalities that no λ ≥ 0 can meet
+    (positive rows, negative right-hand side) give None."""
+    import nettrim.fast._polish as pol
+
+    rng = np.random.default_rng(8)
+    N, R = 30, 400
+    XR = rng.standard_normal((N, R))
+    lam_star = np.zeros(R)
+    lam_star[rng.choice(R, 6, replace=False)] = rng.uniform(0.5, 2.0, 6)
+    g0 = 0.1 * rng.standard_normal(N)
+    z = g0 + XR @ lam_star
+    S = np.zeros(N, dtype=bool)
+    S[:3] = True
+    cost = np.abs(z) + 0.05
+    b = z[S] - g0[S]
+    x = pol._multiplier_lp(XR, g0, cost, S, b)
+    assert x is not None and np.all(x >= -1e-12)
+    g = g0 + XR @ x
+    np.testing.assert_allclose(g[S], z[S], atol=1e-7)
+    assert np.all(np.abs(g[~S]) <= cost[~S] + 1e-7)
+    assert x.sum() <= lam_star.sum() + 1e-7
+    cols = np.union1d(np.flatnonzero(lam_star), rng.choice(R, 40, replace=False))
+    assert pol._multiplier_lp(XR[:, cols], g0, cost, S, b) is not None
+    assert pol._multiplier_lp(np.abs(XR), g0, cost, S, -np.ones(3)) is None
+
+
 @pytest.mark.parametrize("activation, nonzero_v", [("relu", False), ("relu", True), ("linear", False)])
 def test_single_precision_iteration_gives_the_certified_double_answer(activation, nonzero_v):
     """iteration_dtype="float32" runs the loop in float32 (its operands are float32) and still returns a
