@@ -3,7 +3,9 @@ r"""``python -m nettrim.experiments prune-lenet``: prune LeNet-5 (convolutional)
 LeNet-5 (:mod:`nettrim.experiments.lenet`) is trained with PyTorch on the 4,000 training images of the
 offline MNIST split and pruned with :func:`nettrim.torch.prune` at its defaults (refit on the support,
 the solver options of :data:`nettrim.fast.PRUNING_OPTIONS`) — both convolutions and the three dense
-layers — in parallel and cascade mode over an ε grid. Each cell compares, on the 1,000 test images,
+layers — in parallel and cascade mode over an ε grid, and in cascade mode without the refit, plain and with
+one round of reweighted ℓ1 (:data:`REWEIGHTED`, the sparse end). Each cell compares, on the 1,000 test
+images,
 
 * the test accuracy of the Net-Trim model and of each baseline of :data:`BASELINES` at **the same
   per-layer nnz** (the weights of each kernel or weight matrix; the baselines leave biases untouched),

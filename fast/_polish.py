@@ -198,14 +198,19 @@ class BallPolish:
             z = np.zeros(0)
             return Hh[:, 0], Hh[:, 1], z, z
         HB = cho_solve(factor, Bt, check_finite=False)
-        Sc = Bt.T @ HB
         rhs = Bt.T @ Hh
         rhs[:, 0] -= v
-        try:
-            nu = cho_solve(cho_factor(Sc, lower=True, check_finite=False), rhs, check_finite=False)
-        except LinAlgError:
-            # dependent rows of B (coinciding inputs): the least-norm multiplier; clashes show in the checks
-            nu = lstsq(Sc, rhs, cond=1e-12, check_finite=False, lapack_driver="gelsd")[0]
+        nu = None
+        if Bt.shape[1] <= Bt.shape[0]:
+            try:
+                nu = cho_solve(cho_factor(Bt.T @ HB, lower=True, check_finite=False), rhs, check_finite=False)
+            except LinAlgError:
+                pass
+        if nu is None:
+            # dependent rows of B (more tight inequalities than weights, or coinciding inputs, as the many
+            # identical all-background patches of a convolution): the least-norm multiplier; clashes show in
+            # the checks
+            nu = _least_norm_schur(np.tril(factor[0]), Bt, rhs)
         u = Hh - HB @ nu
         return u[:, 0], u[:, 1], nu[:, 0], nu[:, 1]
 
@@ -774,6 +779,19 @@ def polish_equality(X, Y, V, ball, W2t, y1, weights_t, accept, *, active_tol=1e-
         if accept(Wt, cand):
             return Wt, cand
     return None
+
+
+def _least_norm_schur(L, Bt, rhs):
+    r"""Least-norm solution of :math:`(B H^{-1} B^\top)\nu = r` for a singular Schur complement, from the
+    Cholesky factor L of H (:math:`H = LL^\top`): with :math:`C = L^{-1}B^\top = U\Sigma V^\top` (k×|T|, thin
+    SVD), :math:`B H^{-1} B^\top = V\Sigma^2V^\top` and :math:`\nu = V\Sigma^{-2}V^\top r` over the singular
+    values with :math:`\sigma_i^2 > 10^{-12}\sigma_1^2` — what ``lstsq(Sc, r, cond=1e-12)`` returns, in
+    :math:`O(k^2|T|)` instead of :math:`O(|T|^3)` (a LeNet convolution had |T| in the thousands, k ≤ 26)."""
+    C = solve_triangular(L, Bt, lower=True, check_finite=False)
+    _, sv, Vt = np.linalg.svd(C, full_matrices=False)
+    keep = sv * sv > 1e-12 * (sv[0] * sv[0] if sv.size else 0.0)
+    Vk = Vt[keep]
+    return Vk.T @ ((Vk @ rhs) / (sv[keep] ** 2)[:, None])
 
 
 def _multiplier_lp(XR, g0, cost, S, b_eq):

@@ -288,6 +288,29 @@ def test_neuron_qp_with_generated_constraints_solves_the_whole_qp(monkeypatch):
     assert np.any(B @ u > V[m, Oc] + 1e-8)
 
 
+def test_least_norm_schur_equals_lstsq_on_a_singular_complement():
+    """More tight inequalities than weights (|T| > k, repeated columns as identical patches give): the face
+    solve's Schur complement B H⁻¹ Bᵀ is singular and its least-norm multiplier from the thin SVD of L⁻¹Bᵀ
+    must equal lstsq's on the |T|×|T| matrix, and solve the system where it is consistent."""
+    from scipy.linalg import cholesky, lstsq
+
+    import nettrim.fast._polish as pol
+
+    rng = np.random.default_rng(9)
+    k, nT = 6, 40
+    A = rng.standard_normal((30, k))
+    H = A.T @ A
+    Bt = rng.standard_normal((k, 10))[:, rng.integers(0, 10, nT)]     # 40 columns, only 10 distinct
+    rhs = rng.standard_normal((nT, 2))
+    L = cholesky(H, lower=True)
+    Sc = Bt.T @ np.linalg.solve(H, Bt)
+    got = pol._least_norm_schur(L, Bt, rhs)
+    want = lstsq(Sc, rhs, cond=1e-12, lapack_driver="gelsd")[0]
+    np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-10)
+    consistent = Sc @ rng.standard_normal((nT, 2))
+    np.testing.assert_allclose(Sc @ pol._least_norm_schur(L, Bt, consistent), consistent, atol=1e-9)
+
+
 def test_multiplier_lp_meets_its_conditions_or_proves_there_is_none():
     """The polish's multiplier LP: λ ≥ 0 of least Σλ with (X_Rλ)_S = b and |g₀ + X_Rλ| ≤ c off S.
     Planted: a sparse λ* meets them, so the answer must too, at no larger Σλ; on a column subset that holds
