@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._density import search_epsilon
+from ._density import search_epsilon, start_epsilon
 from ._forward import activations, augment, columns, forward
 from ._layer import LayerResult, cascade_program, prune_layer, refit_layer
 
@@ -108,7 +108,7 @@ def run_scheme(net: Signals, eps_gains: list[float], cfg: Config, warm: list | N
     return results
 
 
-def search_common(net: Signals, density: float, cfg: Config, start: float):
+def search_common(net: Signals, density: float, cfg: Config, start: float | None = None):
     """One relative ε for every layer, found by :func:`nettrim.network.search_epsilon`.
 
     In parallel mode the trials skip the refit (it keeps each layer's support, hence the count) and only
@@ -134,7 +134,7 @@ def search_common(net: Signals, density: float, cfg: Config, start: float):
     return search
 
 
-def search_per_layer(net: Signals, densities: list[float], cfg: Config, start: float):
+def search_per_layer(net: Signals, densities: list[float], cfg: Config, start: float | None = None):
     """One ε per layer: parallel layers searched independently (in ``jobs`` workers); cascade layers in
     order, layer ℓ ≥ 2 searching its ε at or above the cascade's γ = 1 value, which keeps it feasible."""
     if cfg.mode == "parallel":
@@ -231,6 +231,7 @@ def _search_layer(data: _Layer, V, floor, density, cfg, start):
     lower = max(EPS_RANGE[0], floor / data.y_norm)
     # a layer's kept fraction moves in steps of one weight: a small layer cannot do better than that
     tol = max(cfg.density_tol, 1.0 / ((data.X.shape[0] - int(data.bias)) * data.Y.shape[0]))
+    start = start_epsilon(density) if start is None else start
     search = search_epsilon(evaluate, density, start=max(start, lower), lower=lower,
                             upper=max(EPS_RANGE[1], 2 * lower), tol=tol)
     if cfg.refit:

@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._density import DENSITY_TOL, DensitySearch, Trial, search_epsilon
+from ._density import DENSITY_TOL, DensitySearch, Trial, search_epsilon, start_epsilon
 from ._forward import LAST_ACTIVATIONS, check_choice, check_data, check_network, forward, link_normalize
 from ._layer import (
     REWEIGHT_DELTA,
@@ -52,7 +52,7 @@ from .solution import OPTIMAL, ConvergenceWarning
 
 __all__ = ["prune_network", "PrunedNetwork", "forward", "link_normalize", "magnitude_prune", "MODES", "SOLVERS",
            "REPORT_COLUMNS", "DEFAULT_EPSILON", "prune_layer", "refit_layer", "cascade_program", "LayerResult",
-           "search_epsilon", "DensitySearch", "Trial", "DENSITY_TOL", "REWEIGHT_DELTA"]
+           "search_epsilon", "start_epsilon", "DensitySearch", "Trial", "DENSITY_TOL", "REWEIGHT_DELTA"]
 
 MODES = ("parallel", "cascade")
 #: The relative ε used when neither ``epsilon`` nor ``density`` is given.
@@ -190,10 +190,10 @@ def prune_network(weights, biases, X: ArrayLike, *, epsilon=None, density=None, 
         if densities is None:
             layers = run_scheme(net, eps_gains, cfg)
         elif len(densities) == 1:
-            search = search_common(net, densities[0], cfg, start=DEFAULT_EPSILON)
+            search = search_common(net, densities[0], cfg)
             layers = search.payload
         else:
-            layers, search = search_per_layer(net, densities, cfg, start=DEFAULT_EPSILON)
+            layers, search = search_per_layer(net, densities, cfg)
     _warn(layers, search, cfg)
 
     new_W = [r.W[: W.shape[0]].copy() for r, W in zip(layers, Ws, strict=False)]

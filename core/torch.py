@@ -90,6 +90,7 @@ from .network import (  # the same settings checks, ε/density targets and certi
     prune_layer,
     refit_layer,
     search_epsilon,
+    start_epsilon,
 )
 from .network import REPORT_COLUMNS as NETWORK_REPORT_COLUMNS
 from .solution import OPTIMAL, ConvergenceWarning
@@ -759,7 +760,7 @@ def _search_common(orig: _Original, density: float, cfg: Config):
                   f"{100 * density:.2f} ± {100 * cfg.density_tol:.2f} %)", flush=True)
         return run.kept, run
 
-    search = search_epsilon(evaluate, density, start=DEFAULT_EPSILON, lower=EPS_RANGE[0], upper=EPS_RANGE[1],
+    search = search_epsilon(evaluate, density, lower=EPS_RANGE[0], upper=EPS_RANGE[1],
                             tol=cfg.density_tol)
     run = search.payload
     if deferred:
@@ -786,7 +787,7 @@ def _search_layer(p: _Program, floor: float, density: float, cfg: Config):
     lower = max(EPS_RANGE[0], floor / y_norm)
     # a layer's kept fraction moves in steps of one weight: a small layer cannot do better than that
     tol = max(cfg.density_tol, 1.0 / ((p.X.shape[0] - int(p.bias)) * p.Y.shape[0]))
-    search = search_epsilon(evaluate, density, start=max(DEFAULT_EPSILON, lower), lower=lower,
+    search = search_epsilon(evaluate, density, start=max(start_epsilon(density), lower), lower=lower,
                             upper=max(EPS_RANGE[1], 2 * lower), tol=tol)
     if cfg.refit:
         search.payload = _refit_task((p, search.payload))
