@@ -99,8 +99,11 @@ def start_epsilon(target: float, slope: float = SLOPE) -> float:
     >>> round(start_epsilon(0.25), 6), round(start_epsilon(0.2), 3), round(start_epsilon(0.5), 3)
     (0.1, 0.133, 0.033)
     """
+    target = check_scalar(target, "target", low=0.0, high=1.0, low_inclusive=False)
+    if check_scalar(slope, "slope", high=0.0) == 0.0:
+        raise ValueError("slope must be < 0 (the kept fraction falls as epsilon grows)")
     eps0, k0 = START_ANCHOR
-    k = min(max(float(target), _K_FLOOR), 1.0 - _K_FLOOR)
+    k = min(max(target, _K_FLOOR), 1.0 - _K_FLOOR)
     return eps0 * math.exp((math.log(k / (1 - k)) - math.log(k0 / (1 - k0))) / slope)
 
 

@@ -108,7 +108,7 @@ def run_scheme(net: Signals, eps_gains: list[float], cfg: Config, warm: list | N
     return results
 
 
-def search_common(net: Signals, density: float, cfg: Config, start: float | None = None):
+def search_common(net: Signals, density: float, cfg: Config):
     """One relative ε for every layer, found by :func:`nettrim.network.search_epsilon`.
 
     In parallel mode the trials skip the refit (it keeps each layer's support, hence the count) and only
@@ -125,7 +125,7 @@ def search_common(net: Signals, density: float, cfg: Config, start: float | None
                   f"± {100 * cfg.density_tol:.2f} %)", flush=True)
         return kept, layers
 
-    search = search_epsilon(evaluate, density, start=start, lower=EPS_RANGE[0], upper=EPS_RANGE[1],
+    search = search_epsilon(evaluate, density, lower=EPS_RANGE[0], upper=EPS_RANGE[1],
                             tol=cfg.density_tol)
     if deferred:
         tasks = [(_layer(net, i, columns(net.signals[i], net.biased)), None, res, "refit")
@@ -134,11 +134,11 @@ def search_common(net: Signals, density: float, cfg: Config, start: float | None
     return search
 
 
-def search_per_layer(net: Signals, densities: list[float], cfg: Config, start: float | None = None):
+def search_per_layer(net: Signals, densities: list[float], cfg: Config):
     """One ε per layer: parallel layers searched independently (in ``jobs`` workers); cascade layers in
     order, layer ℓ ≥ 2 searching its ε at or above the cascade's γ = 1 value, which keeps it feasible."""
     if cfg.mode == "parallel":
-        tasks = [(_layer(net, i, columns(net.signals[i], net.biased)), None, 0.0, densities[i], cfg, start)
+        tasks = [(_layer(net, i, columns(net.signals[i], net.biased)), None, 0.0, densities[i], cfg)
                  for i in range(net.L)]
         searches = _map(_search_task, tasks, cfg)
         return [s.payload for s in searches], searches
@@ -148,7 +148,7 @@ def search_per_layer(net: Signals, densities: list[float], cfg: Config, start: f
         data = _layer(net, i, columns(H, net.biased))
         # the γ = 1 value of ε_ℓ (absolute): the original layer is feasible at and above it
         floor, V = (0.0, None) if i == 0 else _cascade_eps(net, i, data.X, replace(cfg, gamma=1.0, kappa=1.0), None)
-        search = _search_layer(data, V, floor, densities[i], cfg, start)
+        search = _search_layer(data, V, floor, densities[i], cfg)
         searches.append(search)
         results.append(search.payload)
         H = _layer_output(search.payload.W, data.X, data.act)
@@ -218,7 +218,7 @@ def _prune_task(args) -> LayerResult:
     return _prune(*args)
 
 
-def _search_layer(data: _Layer, V, floor, density, cfg, start):
+def _search_layer(data: _Layer, V, floor, density, cfg):
     """Search one layer's relative ε; the trials skip the refit, the chosen one gets it."""
     trial_cfg = replace(cfg, refit=False)
 
@@ -231,8 +231,7 @@ def _search_layer(data: _Layer, V, floor, density, cfg, start):
     lower = max(EPS_RANGE[0], floor / data.y_norm)
     # a layer's kept fraction moves in steps of one weight: a small layer cannot do better than that
     tol = max(cfg.density_tol, 1.0 / ((data.X.shape[0] - int(data.bias)) * data.Y.shape[0]))
-    start = start_epsilon(density) if start is None else start
-    search = search_epsilon(evaluate, density, start=max(start, lower), lower=lower,
+    search = search_epsilon(evaluate, density, start=max(start_epsilon(density), lower), lower=lower,
                             upper=max(EPS_RANGE[1], 2 * lower), tol=tol)
     if cfg.refit:
         search.payload = _refit_task((data, V, search.payload, "refit"))

@@ -30,7 +30,7 @@ import warnings
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._density import DENSITY_TOL, DensitySearch, Trial, search_epsilon, start_epsilon
+from ._density import DENSITY_TOL, START_ANCHOR, DensitySearch, Trial, search_epsilon, start_epsilon
 from ._forward import LAST_ACTIVATIONS, check_choice, check_data, check_network, forward, link_normalize
 from ._layer import (
     REWEIGHT_DELTA,
@@ -52,7 +52,8 @@ from .solution import OPTIMAL, ConvergenceWarning
 
 __all__ = ["prune_network", "PrunedNetwork", "forward", "link_normalize", "magnitude_prune", "MODES", "SOLVERS",
            "REPORT_COLUMNS", "DEFAULT_EPSILON", "prune_layer", "refit_layer", "cascade_program", "LayerResult",
-           "search_epsilon", "start_epsilon", "DensitySearch", "Trial", "DENSITY_TOL", "REWEIGHT_DELTA"]
+           "search_epsilon", "start_epsilon", "START_ANCHOR", "DensitySearch", "Trial", "DENSITY_TOL",
+           "REWEIGHT_DELTA"]
 
 MODES = ("parallel", "cascade")
 #: The relative ε used when neither ``epsilon`` nor ``density`` is given.

@@ -155,3 +155,24 @@ def test_network_reweight_rounds_and_refit_together():
         warnings.simplefilter("error")
         ref = prune_network(Ws, bs, X, epsilon=0.1, mode="parallel", reweight=1, solver="reference")
     assert (ref.report["reweight_rounds"] == 1).all() and (ref.report["status"] == "optimal").all()
+
+
+def test_start_epsilon_is_the_anchored_power_law_and_checks_its_input():
+    """The first ε of a density search: logit(k) moves by slope·Δlog ε from the anchor (ε₀, k₀)."""
+    import math
+
+    import pytest
+
+    from nettrim.network import START_ANCHOR, start_epsilon
+
+    eps0, k0 = START_ANCHOR
+    assert start_epsilon(k0) == pytest.approx(eps0, rel=1e-12)
+    for target in (0.05, 0.2, 0.6):
+        eps = start_epsilon(target, slope=-1.5)
+        logit = math.log(target / (1 - target)) - math.log(k0 / (1 - k0))
+        assert math.log(eps / eps0) == pytest.approx(logit / -1.5, rel=1e-12)
+    for bad, err in ((0.0, ValueError), (1.5, ValueError), (float("nan"), ValueError), ("x", TypeError)):
+        with pytest.raises(err, match="target"):
+            start_epsilon(bad)
+    with pytest.raises(ValueError, match="slope"):
+        start_epsilon(0.2, slope=0.0)
