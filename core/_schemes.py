@@ -267,8 +267,8 @@ def _map(fn, tasks, cfg, progress=False):
 
 
 def _pinned(fn, task):
-    from threadpoolctl import threadpool_limits
+    from ._threads import limit_blas
 
     # one BLAS thread per worker process: two processes with two threads each oversubscribe a 2-core machine
-    with threadpool_limits(limits=1):
+    with limit_blas(1):
         return fn(task)

@@ -294,9 +294,9 @@ def _blas(threads):
     if threads is None:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    from ._threads import limit_blas
 
-    with threadpool_limits(limits=threads):
+    with limit_blas(threads):
         yield
 
 

@@ -690,10 +690,10 @@ def _map(fn, tasks, cfg: Config) -> list:
 
 
 def _pinned(fn, task):
-    from threadpoolctl import threadpool_limits
+    from ._threads import limit_blas
 
     # one BLAS thread per worker process: two processes with two threads each oversubscribe a 2-core machine
-    with threadpool_limits(limits=1):
+    with limit_blas(1):
         return fn(task)
 
 
@@ -1008,9 +1008,9 @@ def prune(model, calibration, *, epsilon=None, density=None, mode: str = "cascad
                     solver_options=solver_options, jobs=jobs, verbose=verbose, density_tol=density_tol)
     if blas_threads is not None:
         blas_threads = check_scalar(blas_threads, "blas_threads", low=1, integer=True)
-    from threadpoolctl import threadpool_limits
+    from ._threads import limit_blas
 
-    with threadpool_limits(limits=blas_threads):
+    with limit_blas(blas_threads):
         return _prune(model, calibration, epsilon=epsilon, density=density, cfg=cfg, max_patches=max_patches,
                       seed=seed)
 

@@ -140,9 +140,9 @@ def _setting(dataset: str, n_calib) -> Setting:
 
 def _timed(func, *args, **kwargs):
     """``func(*args, **kwargs)`` with one BLAS thread; returns (result, CPU seconds, wall seconds, warnings)."""
-    from threadpoolctl import threadpool_limits
+    from nettrim._threads import limit_blas
 
-    with threadpool_limits(limits=1), warnings.catch_warnings(record=True) as caught:
+    with limit_blas(1), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         c0, t0 = time.process_time(), time.perf_counter()
         out = func(*args, **kwargs)

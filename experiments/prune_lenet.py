@@ -457,14 +457,14 @@ def run(args) -> None:
 def timing(s: Setting, args, net, X, data) -> None:
     """One cascade prune at ε = ``args.timing`` with the defaults of :func:`nettrim.torch.prune`; CPU and wall time."""
     import torch
-    from threadpoolctl import threadpool_limits
 
     import nettrim.torch as nt
+    from nettrim._threads import limit_blas
 
     from ._output import write_table
     from .lenet import lenet_accuracy
 
-    with threadpool_limits(limits=1):
+    with limit_blas(1):
         torch.set_num_threads(1)
         t0, c0 = time.perf_counter(), time.process_time()
         pruned, rep = nt.prune(net.model, X, epsilon=args.timing, seed=args.seed, jobs=args.jobs)

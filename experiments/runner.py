@@ -75,10 +75,10 @@ class Cell:
 
 
 def _run_one(cell: Cell) -> tuple[str, list[dict]]:
-    from threadpoolctl import threadpool_limits
+    from nettrim._threads import limit_blas
 
     # One BLAS thread per worker: on these 2-core machines a second thread made the solvers 3-6x slower.
-    with threadpool_limits(limits=1):
+    with limit_blas(1):
         try:
             rows = cell.func(*cell.args)
         except Exception as exc:  # name the cell: a bare traceback from a worker does not say which one
