@@ -3,10 +3,9 @@
 :func:`threadpoolctl.threadpool_limits` reaches only the libraries already loaded when the limit is set.
 numpy and scipy ship separate OpenBLAS builds; scipy's is loaded with :mod:`scipy.linalg`, which nettrim
 imports lazily (inside the solvers). A limit set in a fresh worker process before that import therefore left
-scipy's BLAS at its default thread count: measured on a 2-core machine (digits layer 1, ε = 0.05,
-``fast.solve``), 0.50 s wall and 0.90 s CPU with the second thread against 0.50 s wall and 0.50 s CPU
-pinned: the thread bought nothing and took a core from the other worker. :func:`limit_blas` loads both
-before it sets the limit.
+scipy's BLAS at its default thread count (one per core), competing with the other workers for the cores.
+:func:`limit_blas` loads both before it sets the limit (``tests/test_threads.py`` checks it in a fresh
+process).
 """
 
 from __future__ import annotations

@@ -23,7 +23,6 @@ column are absolute (the layer program's ε).
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 import warnings
 
@@ -46,6 +45,7 @@ from ._layer import (
 )
 from ._result import REPORT_COLUMNS, PrunedNetwork, build_report
 from ._schemes import Config, prepare, run_scheme, search_common, search_per_layer
+from ._threads import limit_blas
 from ._validation import check_scalar
 from .magnitude import magnitude_prune
 from .solution import OPTIMAL, ConvergenceWarning
@@ -185,7 +185,7 @@ def prune_network(weights, biases, X: ArrayLike, *, epsilon=None, density=None, 
     last_activation = check_choice(last_activation, "last_activation", LAST_ACTIVATIONS)
     threads = None if blas_threads is None else check_scalar(blas_threads, "blas_threads", low=1, integer=True)
 
-    with _blas(threads):
+    with limit_blas(threads):
         net = prepare(Ws, bs, X, last_activation)
         search = None
         if densities is None:
@@ -287,17 +287,6 @@ def _uncertified(row, options) -> str:
     if tol_gap is not None and not row["gap"] <= tol_gap:
         problems.append(f"certified gap {row['gap']:.2e} > eps_gap = {tol_gap:g}")
     return "; ".join(problems)
-
-
-@contextlib.contextmanager
-def _blas(threads):
-    if threads is None:
-        yield
-        return
-    from ._threads import limit_blas
-
-    with limit_blas(threads):
-        yield
 
 
 def _warn(layers: list[LayerResult], search, cfg: Config):

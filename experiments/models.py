@@ -85,11 +85,12 @@ def get_model(data: Dataset, hidden, *, seed: int = 0, max_iter: int = 200, cach
                          meta["train_accuracy"], meta["test_accuracy"], key)
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
-    from threadpoolctl import threadpool_limits
+
+    from nettrim._threads import limit_blas
 
     clf = MLPClassifier(hidden_layer_sizes=hidden, activation="relu", solver="adam", max_iter=max_iter,
                         random_state=seed)
-    with warnings.catch_warnings(), threadpool_limits(limits=1):
+    with warnings.catch_warnings(), limit_blas(1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         clf.fit(data.X_train, data.y_train)
     weights = [np.asarray(W, dtype=float) for W in clf.coefs_]

@@ -35,9 +35,8 @@ def _seconds(v) -> str:
 
 
 def _measure(solver: str, N: int, M: int, P: int, gain: float, activation: str) -> dict:
-    from threadpoolctl import threadpool_limits
-
     from nettrim import reference
+    from nettrim._threads import limit_blas
     from nettrim.experiments.layers import random_layer
 
     gain = 0.0 if solver == "HIGHS" else gain   # HIGHS solves the ε = 0 program only
@@ -46,7 +45,7 @@ def _measure(solver: str, N: int, M: int, P: int, gain: float, activation: str) 
     reference.solve(small.X, small.Y, small.epsilon, activation=activation, solver=solver)
     d = random_layer(N, M, P, activation=activation, gain=gain, seed=0)
     base = _rss()
-    with threadpool_limits(limits=1):
+    with limit_blas(1):
         sol = reference.solve(d.X, d.Y, d.epsilon, activation=activation, solver=solver, max_memory=None)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024   # Linux: kB
     return dict(solver=solver, N=N, M=M, P=P, status=sol.status, objective=sol.objective,

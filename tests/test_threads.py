@@ -33,7 +33,7 @@ def _run(limit):
 
 
 def test_limit_blas_reaches_scipy_blas_loaded_inside_the_block():
-    inside, outside = _run(1)
+    inside, _ = _run(1)
     assert len(inside) >= 1, "no BLAS library found"
     assert all(c == 1 for c in inside), inside
 
