@@ -580,12 +580,15 @@ def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
                     step = min(step, float(np.min(-w[neg] / dw[neg])))
             return step
 
-        a, b, ds, dl = direction(s * lam)                                  # predictor (affine scaling)
-        al = step_of(ds, dl)
-        mu_aff = float((s + al * ds) @ (lam + al * dl)) / m_all
-        sigma_mu = (mu_aff / mu) ** 3 * mu
-        a, b, ds, dl = direction(s * lam + ds * dl - sigma_mu)              # corrector
-        al = 0.99 * step_of(ds, dl)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            a, b, ds, dl = direction(s * lam)                              # predictor (affine scaling)
+            al = step_of(ds, dl)
+            mu_aff = float((s + al * ds) @ (lam + al * dl)) / m_all
+            sigma_mu = (mu_aff / mu) ** 3 * mu
+            a, b, ds, dl = direction(s * lam + ds * dl - sigma_mu)          # corrector
+            al = 0.99 * step_of(ds, dl)
+        if not (np.isfinite(ds).all() and np.isfinite(dl).all() and np.isfinite(al)):
+            break              # a slack so small that the step overflows: the iterate is final (checked by the caller)
         up += al * a
         um += al * b
         s += al * ds

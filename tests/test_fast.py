@@ -281,3 +281,42 @@ def test_weighted_l1_agrees_with_the_reference_and_certifies_its_gap(act, gain, 
         # the weights change the answer: the unweighted optimum is not optimal for the weighted program
         plain = ref.solve(X, Y, eps, activation=act, solver="CLARABEL")
         assert prob.objective(plain.W) > exact.objective * (1 + 1e-3)
+
+
+# ------------------------------------------------------------------------------- inputs that are always 0
+@pytest.mark.parametrize("activation", ["relu", "linear"])
+def test_inputs_that_are_always_zero_are_dropped_exactly(activation):
+    """Rows X_i = 0 (blank pixels, dead neurons): the same optimum as the reference on the full program,
+    0 weights there, and a certificate recomputed on the full program."""
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((25, 60))
+    X[[0, 9, 24]] = 0.0
+    Z = rng.standard_normal((25, 4)).T @ X
+    Y = np.maximum(Z, 0.0) if activation == "relu" else Z
+    eps = 0.05 * float(np.linalg.norm(Y))
+    w = rng.uniform(0.5, 2.0, (25, 4))
+    seen = []
+    sol = fast.solve(X, Y, eps, activation=activation, weights=w, callback=lambda W: seen.append(W.shape))
+    exact = ref.solve(X, Y, eps, activation=activation, weights=w)
+    prob = nettrim.layer_problem(X, Y, eps, activation=activation, weights=w)
+    assert sol.status == "optimal" and sol.info["zero_inputs"] == 3
+    assert sol.W.shape == (25, 4) and np.all(sol.W[[0, 9, 24]] == 0)
+    assert set(seen) == {(25, 4)}
+    assert abs(sol.objective - exact.objective) <= 1e-4 * exact.objective
+    assert prob.violation(sol.W) <= fast.VIOLATION_TOL
+    assert prob.gap(sol.W, sol.dual) <= fast.GAP_TOL
+    assert sol.info["dual_l1"].shape == (25, 4)
+    # a warm start of the full shape is accepted and cuts nothing it should not
+    again = fast.solve(X, Y, eps, activation=activation, weights=w, warm_start=sol)
+    assert again.status == "optimal" and abs(again.objective - sol.objective) <= 1e-4 * sol.objective
+
+
+def test_infeasible_program_with_zero_inputs_keeps_its_certificate():
+    X = np.random.default_rng(0).standard_normal((20, 100)).round()
+    Y = np.maximum(np.random.default_rng(1).standard_normal((20, 5)).T @ X, 0.0).round()
+    X = np.vstack([X, np.zeros((4, 100))])
+    sol = fast.solve(X, Y, 1.0)
+    prob = nettrim.layer_problem(X, Y, 1.0)
+    assert sol.status == "infeasible" and sol.info["zero_inputs"] == 4
+    assert np.isnan(sol.W).all() and sol.W.shape == (24, 5)
+    assert prob.check_certificate(sol.dual).valid
