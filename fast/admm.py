@@ -437,7 +437,9 @@ def _without_zero_inputs(t0, backend, prob: LayerProblem, zero, start, callback,
     if info.get("dual_l1") is not None:
         info["dual_l1"] = expand(info["dual_l1"])
     if sub.status == INFEASIBLE:
-        return Solution(W=np.full((N, M), np.nan), status=INFEASIBLE, objective=float("nan"), violation=float("nan"),
+        cert = info["certificate"] = prob.check_certificate(sub.dual)      # checked on the whole program too
+        return Solution(W=np.full((N, M), np.nan), status=INFEASIBLE if cert.valid else MAX_ITER,
+                        objective=float("nan"), violation=float("nan"),
                         gap=None, iterations=sub.iterations, solve_time=time.perf_counter() - t0, solver=sub.solver,
                         dual=sub.dual, info=info)
     W = expand(sub.W)
@@ -808,7 +810,8 @@ class _Core:
         """Test the dual increment δU¹ as a certificate of infeasibility; (Λ, Certificate) or None.
 
         δU¹ tends to a ray of the dual only as fast as the iterates settle (O(1/k)); when it fails the check
-        but has a positive dual value, :meth:`_refine_ray` cleans it up (a few alternating projections) and
+        but has a positive dual value and a dual residual within :data:`_RAY_SCREEN` of it,
+        :meth:`_refine_ray` cleans it up (a few alternating projections) and
         the result is checked again. Every answer is checked from the definition
         (:meth:`nettrim.LayerProblem.check_certificate`); the refinement only proposes candidates.
         """
