@@ -270,6 +270,7 @@ class BallPolish:
         """
         inactive = self.inactive
         M = W2t.shape[0]
+        self._duals: dict = {}          # multiplier LPs of this call (see _conditions)
         S_mask = S_first = W2t != 0
         sign = np.sign(W2t)
         lam = self._lam_admm = -y1
@@ -377,7 +378,12 @@ class BallPolish:
         clash = (T_mask & (Z > V + _ROUND_OFF * self.y_max)).any(axis=1)
         primal_bad = flips.any(axis=1) | broken.any(axis=1) | clash
         for m in np.flatnonzero(~primal_bad & (neg.any(axis=1) | enter.any(axis=1))):
-            row = self._repair_dual(m, Wt[m], Lam[m], Z[m])
+            # the multiplier LP depends on the neuron's weights and its ball multiplier only (and on the ADMM
+            # dual, fixed within a call): a face that did not change since an earlier round is not solved again
+            key = (int(m), Wt[m].tobytes(), Lam[m, self.omega[m]].tobytes())
+            if key not in self._duals:
+                self._duals[key] = self._repair_dual(m, Wt[m], Lam[m], Z[m])
+            row = self._duals[key]
             if row is None:
                 primal_bad[m] = True
             else:
