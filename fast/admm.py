@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import NamedTuple
 
 import numpy as np
 from array_api_compat import is_torch_array
@@ -323,7 +324,7 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
         raise ValueError(f"alpha must be < 2 (over-relaxation needs alpha in (0, 2)), got {alpha}")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable, got {type(callback).__name__}")
-    W0, Lam0, Gam0 = warm_start if isinstance(warm_start, tuple) else _warm_start(prob, warm_start)
+    W0, Lam0, Gam0 = warm_start if isinstance(warm_start, _Start) else _warm_start(prob, warm_start)
     zero = ~np.any(prob.X, axis=1)
     if zero.any() and not zero.all():
         settings = dict(eps_abs=eps_abs, eps_rel=eps_rel, eps_violation=eps_violation, eps_gap=eps_gap,
@@ -401,6 +402,15 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
     return sol
 
 
+class _Start(NamedTuple):
+    """A warm start already checked against its program (W, Λ, Γ; None = zero): passed on internally only, so
+    that no user argument (a tuple is an array-like) is taken for one."""
+
+    W: np.ndarray | None
+    Lam: np.ndarray | None
+    Gam: np.ndarray | None
+
+
 def _without_zero_inputs(t0, backend, prob: LayerProblem, zero, start, callback, settings) -> Solution:
     r"""Solve ``prob`` without its inputs that are 0 on every sample (rows :math:`X_i = 0`), an exact reduction.
 
@@ -431,7 +441,7 @@ def _without_zero_inputs(t0, backend, prob: LayerProblem, zero, start, callback,
     sub = _solve(t0, backend, prob.X[keep], prob.Y, prob.epsilon, activation=prob.activation,
                  V=prob.V if prob.activation == "relu" else None,
                  weights=None if prob.weights is None else prob.weights[keep],
-                 warm_start=(None if W0 is None else W0[keep], Lam0, None if Gam0 is None else Gam0[keep]),
+                 warm_start=_Start(None if W0 is None else W0[keep], Lam0, None if Gam0 is None else Gam0[keep]),
                  callback=None if callback is None else (lambda W: callback(expand(W))), **settings)
     info = dict(sub.info, zero_inputs=int(zero.sum()))
     if info.get("dual_l1") is not None:

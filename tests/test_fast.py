@@ -320,3 +320,16 @@ def test_infeasible_program_with_zero_inputs_keeps_its_certificate():
     assert sol.status == "infeasible" and sol.info["zero_inputs"] == 4
     assert np.isnan(sol.W).all() and sol.W.shape == (24, 5)
     assert prob.check_certificate(sol.dual).valid
+
+
+def test_a_tuple_warm_start_is_an_array_like_not_an_internal_start():
+    """A user's tuple is validated as an array-like (never taken for the solver's internal warm start)."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((6, 40))
+    X[1] = 0.0
+    Y = np.maximum(rng.standard_normal((6, 3)).T @ X, 0.0)
+    eps = 0.1 * float(np.linalg.norm(Y))
+    sol = fast.solve(X, Y, eps, warm_start=tuple(map(tuple, np.ones((6, 3)))))
+    assert sol.status == "optimal" and sol.info["zero_inputs"] == 1
+    with pytest.raises(ValueError, match="warm_start"):
+        fast.solve(X, Y, eps, warm_start=(np.zeros((6, 3)), None, None))
