@@ -304,8 +304,10 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
 
 def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_abs, eps_rel, eps_violation, eps_gap,
            max_iter, rho, adaptive_rho, alpha, polish, iteration_dtype, warm_start, verbose,
-           callback) -> Solution:
-    """:func:`solve` on host arrays (tensors already converted); the iteration runs on ``backend``."""
+           callback, summary=True) -> Solution:
+    """:func:`solve` on host arrays (tensors already converted); the iteration runs on ``backend``. With
+    ``verbose``, the answer's summary is printed unless ``summary`` is False (a reduced program's caller prints
+    the whole program's)."""
     prob = layer_problem(X, Y, epsilon, activation=activation, V=V, weights=weights)
     eps_abs = check_scalar(eps_abs, "eps_abs", low=0.0)
     eps_rel = check_scalar(eps_rel, "eps_rel", low=0.0)
@@ -397,7 +399,7 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
     sol = Solution(W=W, status=status, objective=prob.objective(W), violation=violation, gap=gap,
                    iterations=state["iterations"], solve_time=time.perf_counter() - t0, solver="ADMM",
                    dual=Lam, info=info)
-    if verbose:
+    if verbose and summary:
         print(sol.summary())
     return sol
 
@@ -442,7 +444,8 @@ def _without_zero_inputs(t0, backend, prob: LayerProblem, zero, start, callback,
                  V=prob.V if prob.activation == "relu" else None,
                  weights=None if prob.weights is None else prob.weights[keep],
                  warm_start=_Start(None if W0 is None else W0[keep], Lam0, None if Gam0 is None else Gam0[keep]),
-                 callback=None if callback is None else (lambda W: callback(expand(W))), **settings)
+                 callback=None if callback is None else (lambda W: callback(expand(W))), summary=False,
+                 **settings)
     info = dict(sub.info, zero_inputs=int(zero.sum()))
     if info.get("dual_l1") is not None:
         info["dual_l1"] = expand(info["dual_l1"])
@@ -460,9 +463,12 @@ def _without_zero_inputs(t0, backend, prob: LayerProblem, zero, start, callback,
     status = sub.status
     if status == OPTIMAL and (gap is None or gap > settings["eps_gap"]):
         status = MAX_ITER                   # never "optimal" beyond the tolerances on the full program
-    return Solution(W=W, status=status, objective=prob.objective(W), violation=violation, gap=gap,
-                    iterations=sub.iterations, solve_time=time.perf_counter() - t0, solver=sub.solver, dual=sub.dual,
-                    info=info)
+    sol = Solution(W=W, status=status, objective=prob.objective(W), violation=violation, gap=gap,
+                   iterations=sub.iterations, solve_time=time.perf_counter() - t0, solver=sub.solver, dual=sub.dual,
+                   info=info)
+    if settings["verbose"]:
+        print(sol.summary())
+    return sol
 
 
 def _check_iteration_dtype(iteration_dtype, backend: Backend) -> bool:

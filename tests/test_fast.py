@@ -333,3 +333,18 @@ def test_a_tuple_warm_start_is_an_array_like_not_an_internal_start():
     assert sol.status == "optimal" and sol.info["zero_inputs"] == 1
     with pytest.raises(ValueError, match="warm_start"):
         fast.solve(X, Y, eps, warm_start=(np.zeros((6, 3)), None, None))
+
+
+def test_verbose_summary_is_that_of_the_whole_program(capsys):
+    """With zero inputs dropped, ``verbose`` prints one summary, of the full N×M answer (not the reduced one)."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((8, 50))
+    X[[2, 5]] = 0.0
+    Y = np.maximum(rng.standard_normal((8, 3)).T @ X, 0.0)
+    sol = fast.solve(X, Y, 0.1 * float(np.linalg.norm(Y)), verbose=True)
+    summaries = [line for line in capsys.readouterr().out.splitlines() if line.startswith("ADMM:")]
+    assert sol.status == "optimal" and sol.info["zero_inputs"] == 2
+    assert len(summaries) == 1
+    # the same line as the returned answer's summary, but for the solve time (its last field)
+    assert summaries[0].rsplit(", ", 1)[0] == sol.summary().rsplit(", ", 1)[0]
+    assert f"/{X.shape[0] * Y.shape[0]}," in summaries[0]
