@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import as_float_matrix
+from ._validation import as_float_matrix, check_scale
 
 __all__ = ["forward", "link_normalize", "LAST_ACTIVATIONS"]
 
@@ -34,6 +34,8 @@ def check_network(weights, biases):
     if len(weights) == 0:
         raise ValueError("weights is empty: a network needs at least one layer")
     Ws = [as_float_matrix(W, f"weights[{i}]") for i, W in enumerate(weights)]
+    for i, W in enumerate(Ws):
+        check_scale(W, f"weights[{i}]", small=False)
     for i in range(1, len(Ws)):
         if Ws[i].shape[0] != Ws[i - 1].shape[1]:
             raise ValueError(f"weights[{i}] has {Ws[i].shape[0]} rows but weights[{i - 1}] has {Ws[i - 1].shape[1]} "
@@ -50,6 +52,7 @@ def check_network(weights, biases):
         if arr.ndim != 1:
             raise ValueError(f"biases[{i}] must be 1-D with shape ({Ws[i].shape[1]},), got shape {arr.shape}")
         arr = as_float_matrix(arr[None, :], f"biases[{i}]")[0]
+        check_scale(arr, f"biases[{i}]", small=False)
         if arr.shape[0] != Ws[i].shape[1]:
             raise ValueError(f"biases[{i}] must have shape ({Ws[i].shape[1]},) to match weights[{i}] "
                              f"{Ws[i].shape}, got ({arr.shape[0]},)")
@@ -59,6 +62,7 @@ def check_network(weights, biases):
 
 def check_data(X, n_in: int, name: str = "X") -> np.ndarray:
     X = as_float_matrix(X, name)
+    check_scale(X, name)
     if X.shape[1] != n_in:
         raise ValueError(f"{name} must have shape (P, {n_in}) with samples in ROWS (the network has {n_in} inputs), "
                          f"got {X.shape}")

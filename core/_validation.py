@@ -7,7 +7,13 @@ import numbers
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["as_float_matrix", "check_scalar"]
+__all__ = ["as_float_matrix", "check_scalar", "check_scale", "SCALE_RANGE"]
+
+#: Largest magnitudes accepted for the data of a layer or network (X, Y, V, ε, ℓ1 weights, network weights):
+#: squares and products of two such numbers, and sums of up to 1e16 of them, stay inside the normal range of
+#: float64 (2.2e-308 to 1.8e308), so that norms, Gram matrices and dual values neither underflow to 0 nor
+#: overflow to inf. Outside it a residual can round to 0 and a wrong answer pass every check.
+SCALE_RANGE = (1e-100, 1e100)
 
 
 def as_float_matrix(value: ArrayLike, name: str, *, shape: tuple | None = None,
@@ -20,10 +26,17 @@ def as_float_matrix(value: ArrayLike, name: str, *, shape: tuple | None = None,
     """
     if value is None:
         raise TypeError(f"{name} must be a 2-D array of floats, got None")
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array: fill or drop its masked entries first (its mask would be "
+                        "ignored)")
+    if hasattr(value, "tocsr") and hasattr(value, "nnz"):
+        raise TypeError(f"{name} is a scipy.sparse {type(value).__name__}: pass a dense array ({name}.toarray())")
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and the like
         raise ValueError(f"{name} could not be converted to an array: {exc}") from None
+    if arr.dtype.kind in "mM":
+        raise TypeError(f"{name} must hold real numbers, got {arr.dtype} (dates or time spans)")
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
@@ -63,6 +76,18 @@ def check_scalar(value, name: str, *, low: float | None = None, high: float | No
     if high is not None and out > high:
         raise ValueError(f"{name} must be <= {high}, got {value}")
     return out
+
+
+def check_scale(arr: np.ndarray, name: str, *, small: bool = True) -> None:
+    """Raise ``ValueError`` naming ``name`` when the largest magnitude of ``arr`` (a finite array or scalar)
+    leaves :data:`SCALE_RANGE` (all zeros pass; with ``small=False`` only the upper end is checked)."""
+    top = float(np.max(np.abs(arr))) if np.size(arr) else 0.0
+    low, high = SCALE_RANGE
+    if top > high or (small and 0.0 < top < low):
+        what = f"{name} = {top:.3g} is" if np.ndim(arr) == 0 else f"{name} has entries of magnitude up to {top:.3g},"
+        raise ValueError(f"{what} outside the supported magnitudes {low:g} to {high:g} (beyond them squares and "
+                         "products leave double precision and the checks of the answer become meaningless): "
+                         "rescale the data")
 
 
 def _fmt(shape):

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import as_float_matrix, check_scalar
+from ._validation import as_float_matrix, check_scalar, check_scale
 
 __all__ = ["LayerProblem", "layer_problem", "ACTIVATIONS", "Certificate", "CERTIFICATE_TOL"]
 
@@ -178,8 +178,21 @@ class LayerProblem:
         """Validate a candidate weight matrix of shape (N, M)."""
         return as_float_matrix(U, name, shape=(self.N, self.M))
 
+    def _operand(self, value: ArrayLike, name: str, rows: str) -> np.ndarray:
+        """``value`` as an array of shape (N, M) (``rows="U"``) or (M, P) (``rows="Z"``): real dtype and shape
+        checked, naming ``name``; not copied, not cast, NaN passes (it shows as a NaN result)."""
+        arr = np.asarray(value)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+        shape = (self.N, self.M) if rows == "U" else (self.M, self.P)
+        if arr.shape != shape:
+            what = "(N, M) = (inputs, outputs)" if rows == "U" else "(M, P) = (outputs, samples)"
+            raise ValueError(f"{name} must have shape {what} = {shape}, got {arr.shape}")
+        return arr
+
     def objective(self, U: ArrayLike) -> float:
         """:math:`\\|U\\|_1`, the entrywise ℓ1 norm, or :math:`\\sum_{ij} w_{ij}|u_{ij}|` with weights."""
+        U = self._operand(U, "U", "U")
         if self.weights is None:
             return float(np.abs(U).sum())
         return float(np.sum(self.weights * np.abs(U)))
@@ -194,11 +207,12 @@ class LayerProblem:
         inactive_excess : float
             :math:`\\max((U^\\top X - V)_{\\Omega^c})_+` (0 for "linear" or an empty :math:`\\Omega^c`).
         """
-        Z = np.asarray(U).T @ self.X
+        Z = self._operand(U, "U", "U").T @ self.X
         return self.residuals_of_response(Z)
 
     def residuals_of_response(self, Z: np.ndarray) -> tuple[float, float]:
         """As :meth:`residuals`, from a precomputed response :math:`Z = U^\\top X`."""
+        Z = self._operand(Z, "Z", "Z")
         D = Z - self.Y
         ball_norm = float(np.linalg.norm(D[self.ball]))
         inactive = self.inactive
@@ -218,7 +232,7 @@ class LayerProblem:
 
         with only the first term for the linear layer.
         """
-        return self.violation_of_response(np.asarray(U).T @ self.X)
+        return self.violation_of_response(self._operand(U, "U", "U").T @ self.X)
 
     def violation_of_response(self, Z: np.ndarray) -> float:
         """As :meth:`violation`, from a precomputed response :math:`Z = U^\\top X`."""
@@ -229,7 +243,7 @@ class LayerProblem:
     def dual_objective(self, Lam: ArrayLike) -> float:
         """Dual objective :math:`-\\langle\\Lambda_\\Omega,Y_\\Omega\\rangle - \\varepsilon\\|\\Lambda_\\Omega\\|_F
         - \\langle\\Lambda_{\\Omega^c},V_{\\Omega^c}\\rangle` (meaningful only for a dual-feasible Λ)."""
-        Lam = np.asarray(Lam, dtype=float)
+        Lam = self._operand(Lam, "Lam", "Z")
         b = self.ball
         lb = Lam[b]
         value = -float(lb @ self.Y[b]) - self.epsilon * float(np.linalg.norm(lb))
@@ -241,7 +255,7 @@ class LayerProblem:
     def dual_scale(self, Lam: ArrayLike) -> float:
         """:math:`\\max_{ij} |(X\\Lambda^\\top)_{ij}| / w_{ij}` (:math:`\\|X\\Lambda^\\top\\|_{\\max}` without weights):
         Λ meets the dual's norm constraint iff this is ≤ 1."""
-        G = np.abs(self.X @ np.asarray(Lam, dtype=float).T)
+        G = np.abs(self.X @ self._operand(Lam, "Lam", "Z").T)
         if self.weights is not None:
             G /= self.weights
         return float(np.max(G)) if G.size else 0.0
@@ -249,7 +263,7 @@ class LayerProblem:
     def dual_infeasibility(self, Lam: ArrayLike) -> float:
         """How far Λ is from dual feasibility: :math:`\\max(\\text{dual\\_scale} - 1, \\max(-\\Lambda_{\\Omega^c})_+)`
         (0 for a dual-feasible Λ)."""
-        Lam = np.asarray(Lam, dtype=float)
+        Lam = self._operand(Lam, "Lam", "Z")
         inactive = self.inactive
         sign = float(max(-np.min(Lam[inactive]), 0.0)) if inactive.any() else 0.0
         return max(self.dual_scale(Lam) - 1.0, sign, 0.0)
@@ -278,8 +292,9 @@ class LayerProblem:
         """
         p = self.objective(U)
         if p == 0.0:
+            self._operand(Lam, "Lam", "Z")
             return 0.0
-        L = self.project_dual(Lam) if project else np.asarray(Lam, dtype=float)
+        L = self.project_dual(Lam) if project else self._operand(Lam, "Lam", "Z")
         return (p - self.dual_objective(L)) / p
 
     def check_certificate(self, Lam: ArrayLike, *, tol: float = CERTIFICATE_TOL) -> Certificate:
@@ -340,7 +355,7 @@ class LayerProblem:
 
     def relu_error(self, U: ArrayLike) -> float:
         """:math:`\\|\\sigma(U^\\top X) - Y\\|_F` with σ the layer's activation (Proposition 1 bounds it by ε)."""
-        Z = np.asarray(U).T @ self.X
+        Z = self._operand(U, "U", "U").T @ self.X
         if self.activation == "relu":
             Z = np.maximum(Z, 0.0)
         return float(np.linalg.norm(Z - self.Y))
@@ -372,7 +387,8 @@ def layer_problem(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str
     ValueError
         Non-2-D, empty or non-finite arrays, mismatched P, negative ε, negative Y for relu,
         V with the wrong shape or given for a linear layer, an unknown activation, weights of the
-        wrong shape or not > 0.
+        wrong shape or not > 0; magnitudes outside :data:`~nettrim._validation.SCALE_RANGE` (1e-100 to
+        1e100, where norms and duality gaps stay inside double precision).
 
     Examples
     --------
@@ -398,6 +414,9 @@ def layer_problem(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str
         raise ValueError(f"X and Y must have the same number of samples (columns): X has {X.shape[1]}, "
                          f"Y has {Y.shape[1]}; samples are columns, X is N×P and Y is M×P")
     epsilon = check_scalar(epsilon, "epsilon", low=0.0)
+    check_scale(X, "X")
+    check_scale(Y, "Y")
+    check_scale(epsilon, "epsilon")
     if activation == "relu":
         if np.any(Y < 0):
             raise ValueError("Y must be >= 0 for a ReLU layer (it is a ReLU response); "
@@ -406,6 +425,7 @@ def layer_problem(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str
             V = np.zeros_like(Y)
         else:
             V = as_float_matrix(V, "V", shape=Y.shape)
+            check_scale(V, "V", small=False)
     else:
         if V is not None:
             raise ValueError("V applies to the inactive set of a ReLU layer; it must be None for activation='linear'")
@@ -415,6 +435,8 @@ def layer_problem(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str
         if np.any(weights <= 0):
             raise ValueError("weights must be > 0 (a zero weight leaves an entry unpenalized and the dual "
                              f"certificate undefined); the smallest is {weights.min():g}")
+        check_scale(weights, "weights")
+        check_scale(1.0 / weights, "1/weights")
         weights = _readonly_view(weights)
     ball = (Y > 0) if activation == "relu" else np.ones(Y.shape, dtype=bool)
     X, Y, V, ball = (_readonly_view(a) for a in (X, Y, V, ball))
