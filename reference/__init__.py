@@ -30,11 +30,12 @@ from numpy.typing import ArrayLike
 
 from nettrim._validation import check_scalar
 from nettrim.problem import layer_problem
-from nettrim.solution import GAP_TOL, VIOLATION_TOL, Solution
+from nettrim.solution import GAP_TOL, INFEASIBLE, VIOLATION_TOL, Solution
 
 from . import certify
 from .certify import ZERO_TOL
 from .cvx import build, solve_cvx
+from .highs import check_options as check_highs_options
 from .highs import solve_highs
 from .memory import MAX_MEMORY, ReferenceTooLarge, check_memory, estimate_memory
 from .scaling import normalize
@@ -149,6 +150,8 @@ def solve(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str = "relu
     if name == "HIGHS" and prob.epsilon != 0:
         raise ValueError(f"solver='HIGHS' is for epsilon = 0 only (the linear program); got epsilon = {prob.epsilon}. "
                          "Use CLARABEL, ECOS or SCS for epsilon > 0")
+    if name == "HIGHS":
+        check_highs_options(solver_options)
     if zero_scale is not None:
         zero_scale = check_scalar(zero_scale, "zero_scale", low=0.0)
     estimate = check_memory(prob.N, prob.M, prob.P, name, max_memory)
@@ -162,6 +165,15 @@ def solve(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str = "relu
         if np.any((answer.W.T @ norm.prob.X)[dropped] > norm.prob.V[dropped]):
             norm = norm.state_all()
             answer = _backend(norm, name, solver_options)
+    if answer.status == INFEASIBLE and answer.Lam is None and name not in ("HIGHS", "CLARABEL"):
+        # a conic back-end's "infeasible" without a ray (CVXPY returns none from ECOS): the claim stands only
+        # if CLARABEL finds a ray that checks (reference.certify); otherwise it becomes "solver_error"
+        second = _backend(norm, "CLARABEL", {})
+        answer.info["ray_from"] = "CLARABEL"
+        if second.status == INFEASIBLE and second.Lam is not None:
+            answer.Lam = second.Lam
+        else:
+            answer.message += f"; CLARABEL, asked for a ray, says {second.status}"
     info = dict(answer.info, scale_x=norm.scale_x, scale_y=norm.scale_y, memory_estimate=estimate,
                 dropped_bounds=norm.dropped)
     W = norm.weights_back(answer.W) if answer.W is not None else None

@@ -17,7 +17,10 @@ caller's program:
   caller's units by :meth:`~nettrim.LayerProblem.project_dual`) is ≤ :data:`~nettrim.GAP_TOL`. The gap is
   reported only for a W within the violation tolerance (it bounds nothing otherwise). A back-end's
   "unbounded" cannot be true (the objective is ≥ 0) and becomes "solver_error"; its "infeasible" stands
-  only if the infeasibility ray it gives (if any) passes :meth:`~nettrim.LayerProblem.check_certificate`.
+  only if the infeasibility ray it gives passes :meth:`~nettrim.LayerProblem.check_certificate` (a conic
+back-end's claim without a ray, as ECOS's through CVXPY, takes its ray from CLARABEL and becomes
+"solver_error" when that finds none; HiGHS's simplex verdict, which scipy returns without a Farkas ray,
+stands).
 """
 
 from __future__ import annotations
@@ -105,7 +108,15 @@ def _infeasible(prob, Lam, solver, elapsed, info, message) -> Solution:
     """The back-end says infeasible: keep that claim unless the ray it gives fails the certificate check."""
     if Lam is None:
         info["certificate"] = None
-        return failed(prob, INFEASIBLE, solver, elapsed, info, message)
+        if solver.upper() == "HIGHS":
+            # the simplex's phase-1 verdict, exact in rational terms up to HiGHS's feasibility tolerance
+            # (scipy's linprog returns no Farkas ray to check)
+            return failed(prob, INFEASIBLE, solver, elapsed, info, message)
+        # an interior-point back-end's claim with no ray (its dual values missing or not finite, e.g. after
+        # loosened tolerances), and none from CLARABEL either (reference.solve asks it), proves nothing
+        return failed(prob, SOLVER_ERROR, solver, elapsed, info,
+                      f"the back-end reported 'infeasible' ({message}) without an infeasibility ray to check; "
+                      "try another solver or nettrim.fast.solve")
     cert = prob.check_certificate(Lam)
     info["certificate"] = cert
     if not cert.valid:

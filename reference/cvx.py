@@ -131,7 +131,8 @@ def build(prob: LayerProblem, stated: np.ndarray | None = None) -> CvxLayer:
 
 def solve_cvx(prob: LayerProblem, solver: str, stated: np.ndarray | None = None, **options) -> Answer:
     """Build and solve the program with the CVXPY back-end ``solver``; never raises for a back-end failure
-    (a ``cvxpy.SolverError`` becomes status "solver_error"). Unknown options raise ``TypeError``."""
+    (a ``cvxpy.SolverError`` becomes status "solver_error"). Unknown options raise ``TypeError``, values a
+    back-end rejects ``ValueError`` naming the options passed."""
     cvx = build(prob, stated)
     info: dict = {}
     try:
@@ -144,6 +145,12 @@ def solve_cvx(prob: LayerProblem, solver: str, stated: np.ndarray | None = None,
         return Answer(None, None, SOLVER_ERROR, str(exc), info)
     except TypeError as exc:  # unknown keyword options are reported by the back-end as TypeError
         raise TypeError(f"invalid solver_options for {solver}: {exc}") from None
+    except ValueError as exc:
+        if not options:
+            raise
+        # a back-end's own check of an option's value (ECOS: "'maxit' must be a nonnegative integer")
+        raise ValueError(f"invalid solver_options for {solver} ({', '.join(f'{k}={v!r}' for k, v in options.items())})"
+                         f": {exc}") from None
     stats = cvx.problem.solver_stats
     info.update(cvxpy_status=cvx.problem.status, setup_time=getattr(cvx.problem, "compilation_time", None),
                 backend_time=getattr(stats, "solve_time", None), iterations=getattr(stats, "num_iters", None))

@@ -34,6 +34,36 @@ __all__ = ["solve_highs"]
 _LINPROG_STATUS = {0: OPTIMAL, 1: MAX_ITER, 2: INFEASIBLE, 3: UNBOUNDED, 4: SOLVER_ERROR}
 
 
+#: HiGHS options of ``scipy.optimize.linprog(method="highs")`` (scipy ≥ 1.9) and their checks: a bool, a real
+#: > 0, an integer ≥ 1, or one of a few strings. scipy itself only warns about an unknown option and replaces
+#: a bad value by its default, so they are checked here.
+_OPTIONS = {"disp": "bool", "presolve": "bool", "time_limit": "positive", "maxiter": "count",
+            "dual_feasibility_tolerance": "positive", "primal_feasibility_tolerance": "positive",
+            "ipm_optimality_tolerance": "positive",
+            "simplex_dual_edge_weight_strategy": ("dantzig", "devex", "steepest-devex", "steepest")}
+
+
+def check_options(options: dict) -> dict:
+    """Validate HiGHS ``options`` (:data:`_OPTIONS`): ``TypeError`` for an unknown name or a wrong type,
+    ``ValueError`` for a value out of range, each naming the option."""
+    from nettrim._validation import check_scalar
+
+    for key, value in options.items():
+        kind = _OPTIONS.get(key)
+        if kind is None:
+            raise TypeError(f"invalid solver_options for HIGHS: unknown option {key!r}; known: {sorted(_OPTIONS)}")
+        if kind == "bool":
+            if not isinstance(value, (bool, np.bool_)):
+                raise TypeError(f"HIGHS option {key} must be a bool, got {type(value).__name__}")
+        elif kind == "positive":
+            check_scalar(value, key, low=0.0, low_inclusive=False)
+        elif kind == "count":
+            check_scalar(value, key, low=1, integer=True)
+        elif not isinstance(value, str) or value not in kind:
+            raise ValueError(f"HIGHS option {key} must be one of {kind}, got {value!r}")
+    return options
+
+
 def solve_highs(prob: LayerProblem, stated: np.ndarray | None = None, **options) -> Answer:
     """Solve the ε = 0 program of ``prob`` neuron by neuron.
 
@@ -41,6 +71,7 @@ def solve_highs(prob: LayerProblem, stated: np.ndarray | None = None, **options)
     all). The answer's status is the worst over the neurons, its message HiGHS's for the first neuron that
     was not optimal; W and Λ are None when some neuron failed.
     """
+    check_options(options)
     stated = prob.inactive if stated is None else np.asarray(stated, dtype=bool) & prob.inactive
     N, M = prob.N, prob.M
     W = np.full((N, M), np.nan)
