@@ -77,6 +77,9 @@ EXCESS_TOL = 1e-10
 # A refit whose error exceeds the ℓ1 answer's by less than this (relative) lost to round-off only: the
 # ℓ1 answer was already optimal on its support.
 _SAME_REL = 1e-9
+# ... or by less than this times ‖y_Ω‖ (absolute round-off): at ε = 0 both errors are round-off (~1e-15 of
+# ‖y‖) and their ratio is noise, which made every neuron of an exact-fit layer a "fallback".
+_SAME_ABS = 1e-12
 # Cutting-plane rounds per neuron before the neuron falls back to the ℓ1 answer (each round adds every
 # violated constraint; two or three rounds sufficed on every layer tried).
 _MAX_ROUNDS = 50
@@ -174,7 +177,8 @@ def _check(z, z0, y, act, v, excess_tol) -> str:
     err, err0 = np.linalg.norm(z[act] - y[act]), np.linalg.norm(z0[act] - y[act])
     if err <= err0:
         return "ok"
-    return "same" if err <= err0 * (1 + _SAME_REL) else "fail"
+    floor = _SAME_ABS * float(np.linalg.norm(y[act]))
+    return "same" if err <= err0 * (1 + _SAME_REL) + floor else "fail"
 
 
 def _refit_neuron(normal, b, G, h, u0):

@@ -118,7 +118,14 @@ class PrunedNetwork:
         """
         Z = self.forward(X)
         idx = (Z[:, 0] > 0).astype(int) if Z.shape[1] == 1 else np.argmax(Z, axis=1)
-        return idx if self.classes is None else np.asarray(self.classes)[idx]
+        if self.classes is None:
+            return idx
+        classes = np.asarray(self.classes)
+        n_classes = max(Z.shape[1], 2)
+        if classes.ndim != 1 or classes.shape[0] != n_classes:
+            raise ValueError(f"classes must be 1-D with one label per class ({n_classes} for a network with "
+                             f"{Z.shape[1]} output(s)), got shape {classes.shape}")
+        return classes[idx]
 
     def score(self, X: ArrayLike, y: ArrayLike) -> float:
         """Mean accuracy of :meth:`predict` on ``(X, y)`` (scikit-learn's ``ClassifierMixin.score``)."""

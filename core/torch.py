@@ -447,7 +447,13 @@ def _capture(model, layers: list[_Layer], batches, *, outputs: bool = False):
 
 def _check_program(L: _Layer, X: np.ndarray, U: np.ndarray, Z_hooked: np.ndarray, dtype) -> None:
     """The program reproduces the module: :math:`\\tilde W^\\top X` equals the hooked output to the round-off of
-    ``dtype`` (catches a module whose forward is not the map its parameters describe)."""
+    ``dtype`` (catches a module whose forward is not the map its parameters describe); its parameters and the
+    input it sees on the calibration data are finite."""
+    if not np.all(np.isfinite(U)):
+        raise ValueError(f"{_describe(L.name, L.module)} has NaN or Inf in its weight or bias")
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"the input of {_describe(L.name, L.module)} on the calibration data contains NaN or Inf "
+                         "(from the calibration data or a module before it)")
     Z = U.T @ X
     scale = float(np.max(np.abs(U).T @ np.abs(X))) or 1.0
     err = float(np.max(np.abs(Z - Z_hooked)))

@@ -15,7 +15,7 @@ import numpy as np
 from array_api_compat import is_torch_array
 from scipy.linalg import qr
 
-from nettrim._validation import check_scalar
+from nettrim._validation import as_float_matrix, check_scalar
 from nettrim.problem import LayerProblem, layer_problem
 from nettrim.solution import GAP_TOL, INFEASIBLE, MAX_ITER, OPTIMAL, SOLVER_ERROR, VIOLATION_TOL, Solution
 
@@ -529,12 +529,23 @@ def _warm_start(prob: LayerProblem, warm_start):
         W = prob.check_weights(W, "warm_start.W")
         Lam = warm_start.dual
         Gam = warm_start.info.get("dual_l1") if isinstance(warm_start.info, dict) else None
+        # a multiplier of another shape (a Solution of another program) is dropped; one of this shape is
+        # checked like the weights (real and finite)
         if Lam is not None and np.shape(Lam) != (prob.M, prob.P):
             Lam = None
         if Gam is not None and np.shape(Gam) != (prob.N, prob.M):
             Gam = None
+        if Lam is not None:
+            Lam = as_float_matrix(_host(Lam), "warm_start.dual", shape=(prob.M, prob.P))
+        if Gam is not None:
+            Gam = as_float_matrix(_host(Gam), "warm_start.info['dual_l1']", shape=(prob.N, prob.M))
         return W, Lam, Gam
     return prob.check_weights(warm_start, "warm_start"), None, None
+
+
+def _host(a):
+    """A tensor as a host numpy array (anything else unchanged)."""
+    return a.detach().cpu().numpy() if is_torch_array(a) else a
 
 
 def _nrm(a) -> float:

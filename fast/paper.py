@@ -81,6 +81,8 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     W3t, U2t = np.zeros((M, N)), np.zeros((M, N))
     T, U1 = np.zeros((M, P)), np.zeros((M, P))
     stop_tol = check_scalar(stop_tol, "stop_tol", low=0.0)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable, got {type(callback).__name__}")
     stop = stop_tol * M * N
     stopped = False
     W2t = W3t
