@@ -243,7 +243,7 @@ class LayerProblem:
     def dual_objective(self, Lam: ArrayLike) -> float:
         """Dual objective :math:`-\\langle\\Lambda_\\Omega,Y_\\Omega\\rangle - \\varepsilon\\|\\Lambda_\\Omega\\|_F
         - \\langle\\Lambda_{\\Omega^c},V_{\\Omega^c}\\rangle` (meaningful only for a dual-feasible Λ)."""
-        Lam = self._operand(Lam, "Lam", "Z")
+        Lam = self._operand(Lam, "Lam", "Z").astype(float, copy=False)
         b = self.ball
         lb = Lam[b]
         value = -float(lb @ self.Y[b]) - self.epsilon * float(np.linalg.norm(lb))
@@ -255,7 +255,7 @@ class LayerProblem:
     def dual_scale(self, Lam: ArrayLike) -> float:
         """:math:`\\max_{ij} |(X\\Lambda^\\top)_{ij}| / w_{ij}` (:math:`\\|X\\Lambda^\\top\\|_{\\max}` without weights):
         Λ meets the dual's norm constraint iff this is ≤ 1."""
-        G = np.abs(self.X @ self._operand(Lam, "Lam", "Z").T)
+        G = np.abs(self.X @ self._operand(Lam, "Lam", "Z").astype(float, copy=False).T)
         if self.weights is not None:
             G /= self.weights
         return float(np.max(G)) if G.size else 0.0
@@ -263,7 +263,7 @@ class LayerProblem:
     def dual_infeasibility(self, Lam: ArrayLike) -> float:
         """How far Λ is from dual feasibility: :math:`\\max(\\text{dual\\_scale} - 1, \\max(-\\Lambda_{\\Omega^c})_+)`
         (0 for a dual-feasible Λ)."""
-        Lam = self._operand(Lam, "Lam", "Z")
+        Lam = self._operand(Lam, "Lam", "Z").astype(float, copy=False)
         inactive = self.inactive
         sign = float(max(-np.min(Lam[inactive]), 0.0)) if inactive.any() else 0.0
         return max(self.dual_scale(Lam) - 1.0, sign, 0.0)
@@ -294,7 +294,7 @@ class LayerProblem:
         if p == 0.0:
             self._operand(Lam, "Lam", "Z")
             return 0.0
-        L = self.project_dual(Lam) if project else self._operand(Lam, "Lam", "Z")
+        L = self.project_dual(Lam) if project else self._operand(Lam, "Lam", "Z").astype(float, copy=False)
         return (p - self.dual_objective(L)) / p
 
     def check_certificate(self, Lam: ArrayLike, *, tol: float = CERTIFICATE_TOL) -> Certificate:
