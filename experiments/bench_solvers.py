@@ -15,6 +15,8 @@ Every instance gets, in one process, one cell after another (timings side by sid
   median wall and CPU time of ``--repeats`` runs, its iterations, violation, certified gap and status, and
   the per-iteration CPU time (difference of two fixed-length runs) beside the CPU time of the two GEMMs of
   one iteration;
+* ``ADMM, scaling=False``: the same defaults without the row scaling (:func:`nettrim.fast.solve`, "Row
+  scaling"), on every program: the preconditioned and the plain iteration side by side, same objective;
 * ``CVXPY+CLARABEL`` (or HiGHS for ε = 0) where it fits (N·M·P ≤ 2e7, the size a CVXPY model of this
   program builds in about a minute; on the trained family the parallel programs at ε = 0.05 and ε = 0),
   CVXPY+SCS on ``a0``, ``a`` and SPGL1 on the linear Gaussian layers;
@@ -158,6 +160,15 @@ def _cell_fast(out, name, seed, repeats, memory):
     return [_row(name, "ADMM (nettrim.fast)", sol, wall, cpu, peak, per_iter_ms=1e3 * per_iter, gemm_ms=1e3 * gemm,
                  reduced=bool(sol.info.get("reduced")), polished=bool(sol.info.get("polished")),
                  polishes=int(sol.info.get("polishes", 0)), polish_s=float(sol.info.get("polish_time", 0.0)))]
+
+
+def _cell_unscaled(out, name, seed, repeats):
+    """``fast.solve`` at its defaults but ``scaling=False``: the same program without the row scaling, timed
+    in the same run (the preconditioner's effect, side by side)."""
+    from nettrim import fast
+    X, Y, eps, act, V = load_instance(name, out, seed)
+    wall, cpu, sol, _ = _timed(lambda: fast.solve(X, Y, eps, activation=act, V=V, scaling=False), repeats)
+    return [_row(name, UNSCALED, sol, wall, cpu)]
 
 
 def _gemm_time(X, M, repeats):
@@ -314,6 +325,7 @@ def run(args) -> None:
         if not big:     # the anchor (a tight solve) feeds the objective column and the paper runs to accuracy
             cells.append(Cell(f"{tag},anchor", _cell_anchor, (str(out), name, seed)))
         cells.append(Cell(f"{tag},fast", _cell_fast, (str(out), name, seed, reps, big)))
+        cells.append(Cell(f"{tag},unscaled", _cell_unscaled, (str(out), name, seed, reps)))
         fits = not big and name not in ("b", "b-lin")    # the largest that fit: digits layers, MNIST L3, a0, a
         # on the trained family: the ε = 0.05 programs, the ε = 0 ones and the small last layers (a CVXPY model
         # of a digits L1/L2 program takes ~30 s CPU to build and solve)
@@ -352,6 +364,7 @@ def run(args) -> None:
 
 # ---------------------------------------------------------------------------------------------- summary
 FAST = "ADMM (nettrim.fast)"
+UNSCALED = "ADMM, scaling=False"
 #: the project's speed targets the summary checks: median/max iterations on the trained layers, speed-up over
 #: Clarabel, iterations on Gaussian (b) and its speed-up over the published ADMM at its best fixed ρ
 TARGET_MEDIAN_ITERS, TARGET_MAX_ITERS, TARGET_CLARABEL = 150, 600, 30
@@ -432,6 +445,10 @@ def notes(df, names=None) -> str:
                 ratio("paper rho=1 to accuracy", rho1.iloc[0], "paper1")
             bestp = acc.loc[acc.cpu_s.idxmin()]
             ratio(f"best fixed-rho paper, {bestp.solver}", bestp, "paper")
+        u = g[g.solver == UNSCALED]
+        if len(u):
+            ratio("scaling=False", u.iloc[0], "unscaled")
+            rec["unscaled_objective"] = (float(u.iloc[0].objective), float(f.objective))
         for other in ("CVXPY+CLARABEL", "HiGHS (LP)", "CVXPY+SCS", "SPGL1"):
             o = g[g.solver == other]
             if len(o):
@@ -468,6 +485,19 @@ def _targets(per: dict) -> list[str]:
             out.append(f"- best fixed-rho published ADMM to the same accuracy / ADMM on {len(paper)} trained layers: "
                        f"median {np.median([c for _, c, _ in paper.values()]):.1f}× CPU, smallest "
                        f"{min(c for _, c, _ in paper.values()):.1f}× CPU")
+    unscaled = {k: v["unscaled"][1] for k, v in per.items() if "unscaled" in v}
+    if unscaled:
+        fams = {}
+        for k, c in unscaled.items():
+            fams.setdefault(family(k), []).append(c)
+        worst = min(unscaled, key=unscaled.get)
+        same = max(abs(a - b) / max(abs(a), 1e-300) for a, b in
+                   (per[k]["unscaled_objective"] for k in unscaled))
+        out.append("- row scaling (the default) against scaling=False, CPU time of the same program: "
+                   + "; ".join(f"{fam} median {np.median(v):.2f}× (min {min(v):.2f}×, max {max(v):.2f}×, "
+                               f"{len(v)} programs)" for fam, v in fams.items())
+                   + f"; slowest relative to unscaled: {worst} ({unscaled[worst]:.2f}×); largest relative "
+                     f"difference of the two objectives {same:.1e}")
     b = per.get("b")
     if b is not None:
         line = f"- Gaussian b: {b['iterations']:.0f} iterations (target <= {TARGET_GAUSSIAN_ITERS}: " \
