@@ -70,6 +70,14 @@ _NNLS_INFEASIBLE = 1e-6
 _ROUND_OFF = 1e-10
 # Rank decisions of the pivoted QR: a diagonal entry below this times the largest one counts as zero.
 _RANK_TOL = 1e-10
+# The face's Schur-complement solve (BallPolish._schur) goes through H⁻¹ and loses about cond(H) in relative
+# accuracy; it is used only when the Cholesky factor's diagonal (√ of the pivots) spreads less than this
+# (cond(H) ≲ 1e10), else the null-space method, which never inverts H. A round-off-singular H (rank 2 on a
+# nearly dead neuron with |Ω_m| = 2, three inputs, cond 4e17) has a diagonal ratio of only ~1e-9, which a
+# test at _RANK_TOL let through: the face then came out 4 away from its bounds on a third of its
+# inequalities, and every polish of the reweighted MNIST layer-2 cascade program failed on it (10,000
+# iterations, max_iter; `compare-pruners --datasets mnist`, ε = 0.2, reweight = 1).
+_SCHUR_SPREAD = 1e-5
 # The fixed-t neuron QP (BallPolish._neuron_qp) starts from this share of the inequalities of Ωᶜ_m (at least
 # _WORKING_MIN), those nearest to binding at the ADMM iterate, and adds the ones its answer breaks: on the
 # LeNet conv-2 cascade layer (|Ωᶜ_m| ≈ 5,000) the QP with all of them took 0.19 s per call. Measured (CPU s
@@ -173,10 +181,7 @@ class BallPolish:
         H, g = self._normal_equations(m, S)
         Bt = self.X[np.ix_(S, T)]                       # k×|T| (B_mᵀ)
         v = self.V[m, T]
-        try:
-            u_ls, u_s, nu_ls, nu_s = self._schur(H, g, sig, Bt, v)
-        except LinAlgError:
-            u_ls, u_s, nu_ls, nu_s = self._null_space(H, g, sig, Bt, v)
+        u_ls, u_s, nu_ls, nu_s = self._kkt(H, g, sig, Bt, v)
         U2 = np.zeros((2, self.X.shape[0]))
         U2[0, S], U2[1, S] = u_ls, u_s
         resp = U2 @ self.X                              # A_m u_ls and A_m u_s (2·N·P flops, no gather)
@@ -184,16 +189,27 @@ class BallPolish:
         a_us = resp[1, Om]
         return _Face(S, sign, T, u_ls, u_s, float(res_ls @ res_ls), float(-sig @ u_s), res_ls, a_us, nu_ls, nu_s)
 
+    @classmethod
+    def _kkt(cls, H, g, sig, Bt, v):
+        r"""The face's two KKT solves, :math:`(u^{LS}, \nu^{LS})` for (h, b) = (g, v) and :math:`(u^s, \nu^s)`
+        for (−σ, 0) (see :meth:`_schur`): through the Schur complement when H is well conditioned, else by
+        the null-space method."""
+        try:
+            return cls._schur(H, g, sig, Bt, v)
+        except LinAlgError:
+            return cls._null_space(H, g, sig, Bt, v)
+
     @staticmethod
     def _schur(H, g, sig, Bt, v):
         r"""The face's two KKT solves through the Cholesky factor of :math:`H = A_m^\top A_m` (k³/3 flops) and
         the Schur complement :math:`B_m H^{-1} B_m^\top` (|T|×|T|; |T| is a fraction of k on trained layers):
         :math:`u = H^{-1}(h - B_m^\top\nu)`, :math:`(B_m H^{-1} B_m^\top)\nu = B_m H^{-1}h - b` for
-        (h, b) = (g, v) and (−σ, 0). Raises LinAlgError when H is singular (then :meth:`_null_space`)."""
+        (h, b) = (g, v) and (−σ, 0). Raises LinAlgError when H is singular or too ill-conditioned for it
+        (:data:`_SCHUR_SPREAD`; then :meth:`_null_space`)."""
         factor = cho_factor(H, lower=True, check_finite=False)
         d = np.abs(np.diag(factor[0]))
-        if d.min() <= _RANK_TOL * d.max():
-            raise LinAlgError("H is singular to working precision")
+        if d.min() <= _SCHUR_SPREAD * d.max():
+            raise LinAlgError("H is too ill-conditioned for the Schur complement (cond(H) above ~1e10)")
         Hh = cho_solve(factor, np.column_stack([g, -sig]), check_finite=False)
         if not Bt.shape[1]:
             z = np.zeros(0)
