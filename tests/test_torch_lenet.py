@@ -61,9 +61,9 @@ def test_training_is_seeded_and_cached(tmp_path):
                                 (8, 8)), epochs=1)
 
 
-# Deselected by default: the fully connected programs of this 20-image run (N = 401 inputs, P = 20 samples,
-# degenerate) take 5–300 s each at the solver defaults on a 38 GFLOP/s core, 14 minutes in all, with or
-# without the face-solve fix of the polish; an open solver issue, not a harness one.
+# Deselected by default: its degenerate fully connected programs (N = 401 inputs, P = 20 samples) are slow at
+# the solver defaults, 832 s of a 19-minute default suite (`pytest --durations`) on the machine of this
+# change, with or without the face-solve fix of the polish; an open solver issue, not a harness one.
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:layer .* returned status")   # a 3-image timing run at the defaults
 def test_prune_lenet_experiment_runs_and_resumes(tmp_path, monkeypatch, capsys):
