@@ -61,10 +61,10 @@ def test_training_is_seeded_and_cached(tmp_path):
                                 (8, 8)), epochs=1)
 
 
-# Deselected by default: its degenerate fully connected programs (N = 401 inputs, P = 20 samples) are slow at
-# the solver defaults, 832 s of a 19-minute default suite (`pytest --durations`) on the machine of this
-# change, with or without the face-solve fix of the polish; an open solver issue, not a harness one.
-@pytest.mark.slow
+# The slowest test of the default suite (168 s, `pytest --durations`): its fully connected programs on 20 and
+# 3 samples (N = 401 inputs) are degenerate, and their polish attempts cost seconds each; before the
+# polish's fixed-t neuron QP was solved in its dual form (fast/_qp.py) the test took 832 s and sat behind the
+# slow marker.
 @pytest.mark.filterwarnings("ignore:layer .* returned status")   # a 3-image timing run at the defaults
 def test_prune_lenet_experiment_runs_and_resumes(tmp_path, monkeypatch, capsys):
     data = tiny_mnist()
