@@ -343,6 +343,7 @@ class BallPolish:
                     t_new = self._bracket(t, t_new, exact=not primal_bad.any(), stalled=settle)
                 if t_new != t:
                     t = t_new
+                    fewest, since = M + 1, 0        # a new t: the faces start over
                     Wt, Lam = self._assemble(faces, t)
                     flags = self._conditions(Wt, Lam, S_mask, sign, T_mask)
                     primal_bad = flags[0]

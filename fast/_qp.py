@@ -250,10 +250,11 @@ def _cho_regularized(K):
     on the digits layer-2 cascade program)."""
     shift = max(float(np.trace(K)) / K.shape[0], 1e-300)
     for rel in (0.0, 1e-14, 1e-10):
+        Ks = K
         if rel:
-            K = K.copy()
-            K.flat[:: K.shape[0] + 1] += rel * shift
-        c, info = dpotrf(K, lower=1, clean=0)
+            Ks = K.copy()
+            Ks.flat[:: K.shape[0] + 1] += rel * shift
+        c, info = dpotrf(Ks, lower=1, clean=0)
         if info == 0:
             return c
     raise LinAlgError("K is not positive definite even after a diagonal shift")
