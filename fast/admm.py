@@ -194,10 +194,11 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     recomputed on the program as given. The square root moves the rows' norms halfway (in log scale) to
     their median. Full equilibration (:math:`d_i = \|x_i\|`) slowed the MNIST first layer, whose row norms
     spread 2,700× (rarely lit border pixels then carry ℓ1 weights hundreds of times the others; at ε = 0.2
-    many times the iterations, in a prototype outside the repository). The square root made the median trained-layer program of ``bench-solvers``
-    (which prints every program with ``scaling=False`` beside it) 1.13× faster in CPU time, from 0.78×
-    (slower, on a few small layers) to 2.07×, the cascade programs gaining most; the objectives agree to
-    round-off. Rows whose norms are all within 2.25× of each other (Gaussian X) are left as they are.
+    many times the iterations, in a prototype outside the repository). The square root made the median
+    trained-layer program of ``bench-solvers`` (which prints every program with ``scaling=False`` beside
+    it) 1.13× faster in CPU time, from 0.78× (slower, on a few small layers) to 2.07×, the cascade
+    programs gaining most; the objectives agree to round-off. Rows whose norms are all within 2.25× of each
+    other (Gaussian X) are left as they are.
 
     **Arrays and devices.** X, Y (and V, ``weights``, a ``warm_start`` array) may be numpy arrays (array-likes)
     or torch tensors — all of one kind, tensors all float32 or all float64 on one device (CPU or CUDA). The
