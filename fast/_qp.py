@@ -109,22 +109,7 @@ def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
             ds -= rp
             return a, b, ds, -(c + lam * ds) / s
 
-        def step_of(ds, dl):
-            # longest step in (0, 1] keeping s and λ nonnegative
-            step = 1.0
-            for w, dw in ((s, ds), (lam, dl)):
-                neg = dw < 0
-                if neg.any():
-                    step = min(step, float(np.min(-w[neg] / dw[neg])))
-            return step
-
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            a, b, ds, dl = direction(s * lam)                              # predictor (affine scaling)
-            al = step_of(ds, dl)
-            mu_aff = float((s + al * ds) @ (lam + al * dl)) / m_all
-            sigma_mu = (mu_aff / mu) ** 3 * mu
-            a, b, ds, dl = direction(s * lam + ds * dl - sigma_mu)          # corrector
-            al = 0.99 * step_of(ds, dl)
+        al, (a, b, ds, dl) = _predictor_corrector(direction, s, lam, mu)
         if not (np.isfinite(ds).all() and np.isfinite(dl).all() and np.isfinite(al)):
             break              # a slack so small that the step overflows: the iterate is final (checked by the caller)
         up += al * a
@@ -215,21 +200,7 @@ def _lasso_qp_dual(A, y, t, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
             ds = -rp - np.concatenate([Gd, -Gd, -dz[p:]])
             return dz, ds, -(c + mult * ds) / s
 
-        def step_of(ds, dm):
-            step = 1.0
-            for w, dw in ((s, ds), (mult, dm)):
-                neg = dw < 0
-                if neg.any():
-                    step = min(step, float(np.min(-w[neg] / dw[neg])))
-            return step
-
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            dz, ds, dm = direction(s * mult)                               # predictor (affine scaling)
-            al = step_of(ds, dm)
-            mu_aff = float((s + al * ds) @ (mult + al * dm)) / m_all
-            sigma_mu = (mu_aff / mu) ** 3 * mu
-            dz, ds, dm = direction(s * mult + ds * dm - sigma_mu)          # corrector
-            al = 0.99 * step_of(ds, dm)
+        al, (dz, ds, dm) = _predictor_corrector(direction, s, mult, mu)
         if not (np.isfinite(dz).all() and np.isfinite(ds).all() and np.isfinite(dm).all() and np.isfinite(al)):
             break
         z += al * dz
@@ -240,6 +211,33 @@ def _lasso_qp_dual(A, y, t, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
     pos, neg = m2 > s2, m1 > s1
     sign = np.where(pos & ~neg, 1.0, np.where(neg & ~pos, -1.0, 0.0))
     return sign, s3 > m3, m2 - m1
+
+
+def _predictor_corrector(direction, s, lam, mu):
+    r"""Mehrotra's predictor-corrector step (Nocedal & Wright §16.6) shared by both interior point methods.
+
+    ``direction(c)`` solves the Newton system for the complementarity target c (stacked like the slacks s and
+    multipliers λ) and returns a tuple ending in (Δs, Δλ). The predictor (c = s∘λ, affine scaling) gives the
+    centering :math:`\sigma\mu = (\mu_{aff}/\mu)^3\mu`, the corrector c = s∘λ + Δs∘Δλ − σμ the step, taken
+    to 0.99 of the boundary. Returns (step length, the corrector's direction tuple)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        d = direction(s * lam)                                              # predictor (affine scaling)
+        ds, dl = d[-2], d[-1]
+        al = _max_step(s, ds, lam, dl)
+        mu_aff = float((s + al * ds) @ (lam + al * dl)) / s.size
+        sigma_mu = (mu_aff / mu) ** 3 * mu
+        d = direction(s * lam + ds * dl - sigma_mu)                         # corrector
+        return 0.99 * _max_step(s, d[-2], lam, d[-1]), d
+
+
+def _max_step(s, ds, lam, dl) -> float:
+    """Longest step in (0, 1] that keeps s + α·Δs and λ + α·Δλ nonnegative."""
+    step = 1.0
+    for w, dw in ((s, ds), (lam, dl)):
+        neg = dw < 0
+        if neg.any():
+            step = min(step, float(np.min(-w[neg] / dw[neg])))
+    return step
 
 
 def _cho_regularized(K):
