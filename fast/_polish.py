@@ -108,6 +108,9 @@ _COL_MIN = 100
 # ε = 0: inputs whose dual activity |(XΛᵀ)_i|/c_i is below this are tried last when the support is completed
 # (at an optimum only inputs at 1 can be nonzero; ADMM's multiplier is a few per cent off early on).
 _CANDIDATE_RATIO = 0.9
+# The responses of new faces are computed in blocks of at most this many entries (2 rows per neuron times P):
+# 2^22 float64 = 32 MiB, so that a convolutional layer with a large P does not allocate M×P twice at once.
+_RESPONSE_BLOCK = 1 << 22
 
 
 @dataclass
@@ -119,7 +122,7 @@ class _Face:
     T: np.ndarray          # tight inequalities (indices into P, all in Ωᶜ)
     u_ls: np.ndarray       # least squares on the face
     u_s: np.ndarray        # -K σ
-    r2: float              # ‖A u_ls − y‖²
+    r2: float              # ‖A u_ls − y‖²    (r2, res_ls, a_us: filled in by BallPolish._faces)
     q: float               # σᵀ K σ ≥ 0
     res_ls: np.ndarray     # A u_ls − y  (on Ω_m)
     a_us: np.ndarray       # A u_s       (on Ω_m)
@@ -157,15 +160,6 @@ class BallPolish:
         self.t_lo, self.t_hi = 0.0, np.inf     # bracket of the ball multiplier t* (see _bracket)
 
     # ------------------------------------------------------------------ one face
-    def _face(self, m: int, S: np.ndarray, sign: np.ndarray, T: np.ndarray) -> _Face:
-        key = (S.tobytes(), sign.tobytes(), T.tobytes())
-        hit = self.cache.get(m)
-        if hit is not None and hit[0] == key:
-            return hit[1]
-        face = self._solve_face(m, S, sign, T)
-        self.cache[m] = (key, face)
-        self.faces_solved += 1
-        return face
 
     def _normal_equations(self, m, S):
         r""":math:`A_m^\top A_m = X_{S,\Omega_m}X_{S,\Omega_m}^\top` and :math:`A_m^\top y_m` from the Gram
@@ -200,12 +194,8 @@ class BallPolish:
         # gets its least-norm solve from the rows A themselves (see _null_space)
         A = self.X[np.ix_(S, Om)].T if Om.size < k else None
         u_ls, u_s, nu_ls, nu_s = self._kkt(H, g, sig, Bt, v, A)
-        U2 = np.zeros((2, self.X.shape[0]))
-        U2[0, S], U2[1, S] = u_ls, u_s
-        resp = U2 @ self.X                              # A_m u_ls and A_m u_s (2·N·P flops, no gather)
-        res_ls = resp[0, Om] - y
-        a_us = resp[1, Om]
-        return _Face(S, sign, T, u_ls, u_s, float(res_ls @ res_ls), float(-sig @ u_s), res_ls, a_us, nu_ls, nu_s)
+        # the responses A_m u_ls, A_m u_s (res_ls, a_us, r2) are filled in by _faces, for all new faces at once
+        return _Face(S, sign, T, u_ls, u_s, np.nan, float(-sig @ u_s), None, None, nu_ls, nu_s)
 
     @classmethod
     def _kkt(cls, H, g, sig, Bt, v, A=None):
@@ -398,8 +388,42 @@ class BallPolish:
         return t
 
     def _faces(self, S_mask, sign, T_mask):
-        return [self._face(m, np.flatnonzero(S_mask[m]), sign[m, S_mask[m]], np.flatnonzero(T_mask[m]))
-                for m in range(S_mask.shape[0])]
+        """Every neuron's face; a neuron whose (S, signs, T) did not change since its last face keeps it.
+
+        The responses of the new faces (:math:`A_m u^{LS}_m - y_m` and :math:`A_m u^s_m` on Ω_m) come from
+        one product of their weights with X, in blocks of at most :data:`_RESPONSE_BLOCK` entries: one
+        (2n×N)·(N×P) GEMM instead of n products of 2 rows with X, each of which streams all of X from
+        memory (on the MNIST 657×4000 layer 2.3 ms per neuron against 0.15 ms in the batch)."""
+        faces, new = [], []
+        for m in range(S_mask.shape[0]):
+            S, T = np.flatnonzero(S_mask[m]), np.flatnonzero(T_mask[m])
+            sg = sign[m, S_mask[m]]
+            key = (S.tobytes(), sg.tobytes(), T.tobytes())
+            hit = self.cache.get(m)
+            if hit is not None and hit[0] == key:
+                faces.append(hit[1])
+                continue
+            face = self._solve_face(m, S, sg, T)
+            self.cache[m] = (key, face)
+            self.faces_solved += 1
+            faces.append(face)
+            if face.res_ls is None:
+                new.append(m)
+        N, P = self.X.shape
+        block = max(1, _RESPONSE_BLOCK // (2 * P))
+        for start in range(0, len(new), block):
+            ms = new[start:start + block]
+            U = np.zeros((2 * len(ms), N))
+            for i, m in enumerate(ms):
+                f = faces[m]
+                U[2 * i, f.S], U[2 * i + 1, f.S] = f.u_ls, f.u_s
+            resp = U @ self.X
+            for i, m in enumerate(ms):
+                f, Om = faces[m], self.omega[m]
+                f.res_ls = resp[2 * i, Om] - self.Y[m, Om]
+                f.a_us = resp[2 * i + 1, Om]
+                f.r2 = float(f.res_ls @ f.res_ls)
+        return faces
 
     def _t(self, faces):
         """t from a tight ball on these faces (None when no t > 0 makes it tight)."""

@@ -54,3 +54,36 @@ def test_face_kkt_on_a_round_off_singular_gram_is_fixed_by_the_inequalities(seed
     np.testing.assert_allclose(Bt.T @ u_ls, v, atol=1e-9 * np.abs(v).max())
     np.testing.assert_allclose(u_ls, np.linalg.solve(Bt.T, v), rtol=1e-8)
     np.testing.assert_allclose(u_s, 0.0, atol=1e-8 * np.abs(u_ls).max())
+
+
+@pytest.mark.parametrize("block", [1, 40, 1 << 22])
+def test_faces_responses_in_blocks_match_each_neuron(block, monkeypatch):
+    # BallPolish._faces computes the new faces' responses A_m u_LS − y_m and A_m u_s in one product per
+    # block of neurons: each must equal the neuron's own product on Ω_m, whatever the block size (1 entry:
+    # one neuron per block; 40 entries with 2·P = 24: one neuron per block too; 2^22: all at once), and a
+    # neuron whose face did not change keeps its cached face
+    from nettrim.fast import _polish
+
+    monkeypatch.setattr(_polish, "_RESPONSE_BLOCK", block)
+    rng = np.random.default_rng(11)
+    N, M, P = 8, 5, 12
+    X = rng.standard_normal((N, P))
+    Y = np.maximum(rng.standard_normal((M, N)) @ X, 0.0)
+    ball = Y > 0
+    polish = BallPolish(X, Y, np.zeros_like(Y), ball, 0.1 * np.linalg.norm(Y))
+    S_mask = rng.random((M, N)) < 0.5
+    S_mask[:, 0] = True
+    sign = np.where(S_mask, rng.choice([-1.0, 1.0], (M, N)), 0.0)
+    T_mask = ~ball & (rng.random((M, P)) < 0.2)
+    faces = polish._faces(S_mask, sign, T_mask)
+    for m, f in enumerate(faces):
+        Om = np.flatnonzero(ball[m])
+        A = X[np.ix_(f.S, Om)].T
+        np.testing.assert_allclose(f.res_ls, A @ f.u_ls - Y[m, Om], atol=1e-12)
+        np.testing.assert_allclose(f.a_us, A @ f.u_s, atol=1e-12)
+        assert f.r2 == pytest.approx(float(np.sum((A @ f.u_ls - Y[m, Om]) ** 2)), rel=1e-12)
+    solved = polish.faces_solved
+    sign[0, S_mask[0]] *= -1.0                          # only neuron 0's face changes
+    again = polish._faces(S_mask, sign, T_mask)
+    assert polish.faces_solved == solved + 1
+    assert all(a is b for a, b in zip(again[1:], faces[1:], strict=True)) and again[0] is not faces[0]
