@@ -160,7 +160,6 @@ class BallPolish:
         self.t_lo, self.t_hi = 0.0, np.inf     # bracket of the ball multiplier t* (see _bracket)
 
     # ------------------------------------------------------------------ one face
-
     def _normal_equations(self, m, S):
         r""":math:`A_m^\top A_m = X_{S,\Omega_m}X_{S,\Omega_m}^\top` and :math:`A_m^\top y_m` from the Gram
         :math:`XX^\top` and :math:`XY^\top` (formed once): :math:`X_{S,\Omega}X_{S,\Omega}^\top =
