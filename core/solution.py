@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Solution", "STATUSES", "OPTIMAL", "OPTIMAL_INACCURATE", "INFEASIBLE", "UNBOUNDED",
-           "SOLVER_ERROR", "MAX_ITER", "INACCURATE", "VIOLATION_TOL", "GAP_TOL", "ConvergenceWarning"]
+           "SOLVER_ERROR", "MAX_ITER", "INACCURATE", "VIOLATION_TOL", "GAP_TOL", "MAX_EPS_VIOLATION",
+           "MAX_EPS_GAP", "ConvergenceWarning"]
 
 #: Every solver reports "optimal" only if the relative violation of the returned W, recomputed from W
 #: (:meth:`nettrim.LayerProblem.violation`), is at most this. Interior-point solvers stop at feasibility
@@ -17,6 +18,14 @@ VIOLATION_TOL = 1e-6
 #: ... and only if the relative duality gap certified by a dual-feasible multiplier is at most this
 #: (when the solver has a multiplier at all): a feasible W within 0.01 % of the optimum.
 GAP_TOL = 1e-4
+
+#: The loosest tolerances a solver accepts in place of the two above (``eps_violation``, ``eps_gap``). A
+#: relative violation of 1e-2 overshoots the error budget by 1 % of ‖Y‖_F, a fifth of a typical ε (2–20 %
+#: of ‖Y‖_F); a gap of 1e-1 certifies the ℓ1 norm within 10 %. Looser values would let "optimal" stand for
+#: answers that meet neither the constraint nor the objective in any useful sense (W = 0 has violation
+#: ≤ 1 and, with Λ = 0, gap 1).
+MAX_EPS_VIOLATION = 1e-2
+MAX_EPS_GAP = 1e-1
 
 
 class ConvergenceWarning(UserWarning):

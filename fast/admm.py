@@ -17,7 +17,17 @@ from scipy.linalg import qr
 
 from nettrim._validation import as_float_matrix, check_scalar
 from nettrim.problem import LayerProblem, layer_problem
-from nettrim.solution import GAP_TOL, INFEASIBLE, MAX_ITER, OPTIMAL, SOLVER_ERROR, VIOLATION_TOL, Solution
+from nettrim.solution import (
+    GAP_TOL,
+    INFEASIBLE,
+    MAX_EPS_GAP,
+    MAX_EPS_VIOLATION,
+    MAX_ITER,
+    OPTIMAL,
+    SOLVER_ERROR,
+    VIOLATION_TOL,
+    Solution,
+)
 
 from ._crossover import crossover_equality
 from ._linalg import make_step
@@ -231,10 +241,10 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
         certificate is evaluated (and the iterate polished).
     eps_violation : float
         Largest relative violation of the returned W for status "optimal" (default
-        :data:`nettrim.VIOLATION_TOL` = 1e-6).
+        :data:`nettrim.VIOLATION_TOL` = 1e-6; at most :data:`nettrim.solution.MAX_EPS_VIOLATION` = 1e-2).
     eps_gap : float
         Largest certified relative duality gap for status "optimal" (default :data:`nettrim.GAP_TOL` =
-        1e-4).
+        1e-4; at most :data:`nettrim.solution.MAX_EPS_GAP` = 0.1).
     max_iter : int
         Iteration limit (≥ 1).
     rho : float, optional
@@ -335,8 +345,8 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
     eps_rel = check_scalar(eps_rel, "eps_rel", low=0.0)
     if eps_abs == 0 and eps_rel == 0:
         raise ValueError("eps_abs and eps_rel cannot both be 0 (the stopping test could never hold)")
-    eps_violation = check_scalar(eps_violation, "eps_violation", low=0.0)
-    eps_gap = check_scalar(eps_gap, "eps_gap", low=0.0)
+    eps_violation = check_scalar(eps_violation, "eps_violation", low=0.0, high=MAX_EPS_VIOLATION)
+    eps_gap = check_scalar(eps_gap, "eps_gap", low=0.0, high=MAX_EPS_GAP)
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
     if rho is not None:
         rho = check_scalar(rho, "rho", low=RHO_RANGE[0], high=RHO_RANGE[1])

@@ -17,7 +17,7 @@ import numpy as np
 
 from nettrim._validation import check_scalar
 from nettrim.problem import layer_problem
-from nettrim.solution import INACCURATE, MAX_ITER, OPTIMAL, Solution
+from nettrim.solution import INACCURATE, MAX_EPS_VIOLATION, MAX_ITER, OPTIMAL, Solution
 
 from ._linalg import CholeskyStep
 from ._ops import paper_scale, soft_threshold
@@ -52,7 +52,8 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     max_iter : int
         Iteration limit (the published method has none; it is needed to return at all).
     eps_violation : float
-        Status "optimal" requires the recomputed relative violation of W to be at most this.
+        Status "optimal" (and a reported gap) requires the recomputed relative violation of W to be at most
+        this (at most :data:`nettrim.solution.MAX_EPS_VIOLATION` = 1e-2).
     callback : callable, optional
         ``callback(W)`` after every iteration with the current :math:`W^2` (a copy); used by the
         benchmark to count the iterations the method needs to reach a given accuracy.
@@ -65,13 +66,16 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     Solution
         ``W`` is :math:`W^2` (exact zeros). ``status``: "optimal" if the published criterion stopped the
         loop and the recomputed violation is ≤ ``eps_violation``, "inaccurate" if it stopped with a larger
-        violation, "max_iter" if the limit came first. ``gap`` as in :func:`nettrim.fast.solve`.
+        violation, "max_iter" if the limit came first. ``gap`` as in :func:`nettrim.fast.solve`: the relative
+        duality gap of W and the projected multiplier :math:`\Lambda = -\rho U^1/c_0`, reported only for a W
+        within ``eps_violation`` (None otherwise: the gap of an infeasible W bounds nothing and can be
+        negative).
     """
     t0 = time.perf_counter()
     prob = layer_problem(X, Y, epsilon, activation=activation, V=V)
     rho = check_scalar(rho, "rho", low=0.0, low_inclusive=False)
     max_iter = check_scalar(max_iter, "max_iter", low=1, integer=True)
-    eps_violation = check_scalar(eps_violation, "eps_violation", low=0.0)
+    eps_violation = check_scalar(eps_violation, "eps_violation", low=0.0, high=MAX_EPS_VIOLATION)
     N, M, P = prob.N, prob.M, prob.P
     c0 = paper_scale(prob.X)
     Xs, Ys = prob.X / c0, prob.Y / c0
@@ -106,6 +110,7 @@ def paper_admm(X, Y, epsilon, *, activation="relu", V=None, rho=1.0, max_iter=20
     violation = prob.violation(W)
     status = (OPTIMAL if violation <= eps_violation else INACCURATE) if stopped else MAX_ITER
     Lam = prob.project_dual(-rho * U1 / c0)
+    gap = prob.gap(W, Lam, project=False) if violation <= eps_violation else None
     return Solution(W=W, status=status, objective=prob.objective(W), violation=violation,
-                    gap=prob.gap(W, Lam, project=False), iterations=it, solve_time=time.perf_counter() - t0,
+                    gap=gap, iterations=it, solve_time=time.perf_counter() - t0,
                     solver=f"paper-ADMM(rho={rho:g})", dual=Lam, info={"c0": c0, "rho": rho})
