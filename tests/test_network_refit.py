@@ -10,7 +10,7 @@ from nettrim import layer_problem, reference
 from nettrim._refit import EXCESS_TOL, refit_support
 from nettrim.experiments.layers import random_layer
 from nettrim.network import forward, link_normalize, prune_layer, prune_network
-from test_network import TOL, augmented, random_net
+from test_network import TOL, assert_layer_bounds, augmented, random_net
 
 
 def cvx_refit(prob, U):
@@ -141,8 +141,12 @@ def test_consistency_bounds_hold_after_the_refit(mode, eps):
         measured = np.linalg.norm(Yh[ell] - Y[ell])
         bound = e[:ell].sum() if mode == "parallel" else e[0] * np.sqrt(gamma ** (ell - 1))
         assert measured <= bound * (1 + TOL), (ell, measured, bound)
-        # the norm the parallel theorem charges to a layer: at most ‖W̃_ℓ‖₁ = 1 after the refit too
+        # the norm the parallel theorem charges to a layer is ‖Ŵ_ℓ‖₂ ≤ 1: the ℓ1 answer has
+        # ‖Ŵ_ℓ‖₂ ≤ ‖Ŵ_ℓ‖₁ ≤ ‖W̃_ℓ‖₁ = 1; the refit can raise ‖Ŵ_ℓ‖₁ above 1 (measured 1.35 in cascade),
+        # so the spectral norm itself is what must stay below 1
         assert np.linalg.norm(net.weights[ell - 1], 2) <= 1 + 1e-12
+    # the per-layer step of the theorems, tight where their sums are not (they fail for a zeroed layer)
+    assert_layer_bounds(net, W, b, X, mode)
 
 
 def test_prune_layer_reports_before_and_after():
