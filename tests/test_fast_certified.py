@@ -103,6 +103,46 @@ def test_certificate_check_rejects_what_is_not_a_ray():
     assert not prob.check_certificate(Lam + 1e-3 * np.linalg.norm(Lam) * rng.random(Lam.shape)).valid
 
 
+def test_certificate_tolerance_is_the_ratio_of_residual_to_value():
+    """A near-ray with r/v between 1e-6 and 1e-3 fails at the default tol (1e-6) and passes at tol = 1e-3."""
+    X, Y, eps = rounded_layer(0)
+    prob = nettrim.layer_problem(X, Y, eps)
+    Lam = fast.solve(X, Y, eps).dual
+    cert = prob.check_certificate(Lam)
+    assert cert.valid and cert.dual_residual <= nettrim.CERTIFICATE_TOL * cert.dual_value
+    # perturb the ball part only (the sign constraint on Ωᶜ stays met): the residual grows linearly in the size
+    D = np.where(prob.ball, np.random.default_rng(1).standard_normal(Lam.shape), 0.0)
+    near = Lam + 2e-6 * np.linalg.norm(Lam) / np.linalg.norm(D) * D
+    c = prob.check_certificate(near)
+    assert c.sign_violation == 0.0 and 1e-6 < c.dual_residual / c.dual_value < 1e-3
+    assert not c.valid
+    assert prob.check_certificate(near, tol=1e-3).valid
+
+
+def test_weighted_certificate():
+    """With ℓ1 weights w the ray is the same, its residual is measured in w/min w, and its lower bound on
+    Σ w|u| is d(Λ)/max|XΛᵀ|/w: scaling w by c keeps it valid and scales the bound by c."""
+    X, Y, eps = rounded_layer(2)
+    w = np.random.default_rng(3).uniform(0.5, 2.0, (X.shape[0], Y.shape[0]))
+    sol = fast.solve(X, Y, eps, weights=w)
+    assert sol.status == "infeasible"
+    prob = nettrim.layer_problem(X, Y, eps, weights=w)
+    cert = prob.check_certificate(sol.dual)
+    assert cert.valid
+    L = sol.dual / np.linalg.norm(sol.dual)
+    assert L[prob.inactive].min() >= -1e-12                                       # Λ_Ωᶜ ≥ 0
+    d = prob.dual_objective(L)
+    assert d > 1e-9 * prob.y_norm                                                 # d(Λ) > 0
+    G = np.abs(X @ L.T)
+    x_max = np.sqrt((X ** 2).sum(axis=1).max())
+    assert np.max(G * w.min() / w) <= 1e-6 * x_max * d / prob.y_norm              # ‖XΛᵀ/w̄‖_max ≈ 0
+    assert cert.lower_bound == pytest.approx(d / np.max(G / w), rel=1e-12)
+    assert cert.dual_residual == pytest.approx(np.max(G / (w / w.min())) / x_max, rel=1e-12)
+    scaled = nettrim.layer_problem(X, Y, eps, weights=10.0 * w).check_certificate(sol.dual)
+    assert scaled.valid and scaled.dual_residual == pytest.approx(cert.dual_residual, rel=1e-12)
+    assert scaled.lower_bound == pytest.approx(10.0 * cert.lower_bound, rel=1e-12)
+
+
 # ------------------------------------------------------------------------------------------- honest status
 def _layers():
     """Feasible layers of several shapes (relu/linear, ε = 0 and > 0, bias, V, P < N and P > N)."""
@@ -149,6 +189,26 @@ def test_gap_only_for_a_feasible_answer_and_a_dual_feasible_multiplier(max_iter)
         assert sol.gap >= 0 and sol.gap == pytest.approx(max(prob.gap(sol.W, sol.dual, project=False), 0), abs=1e-12)
         # weak duality: the certified bound never exceeds the optimum
         assert prob.dual_objective(sol.dual) <= prob.objective(sol.W) * (1 + 1e-9)
+
+
+def test_a_stopped_feasible_answer_reports_its_uncertified_gap():
+    """The case the test above is about, found by scanning max_iter: a W within the violation tolerance
+    whose run stopped before it was certified reports its gap, from a dual-feasible Λ, with status "max_iter"."""
+    layers = _layers()
+    for k in [4] + [i for i in range(len(layers)) if i != 4]:   # measured: layer 4 at 28 iterations
+        layer, act = layers[k]
+        prob = nettrim.layer_problem(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V)
+        for max_iter in range(11, 80):
+            sol = fast.solve(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V, max_iter=max_iter)
+            if sol.status == "max_iter" and sol.gap is not None:
+                assert prob.violation(sol.W) <= VIOLATION_TOL
+                assert sol.gap == pytest.approx(max(prob.gap(sol.W, sol.dual, project=False), 0.0), abs=1e-12)
+                assert prob.dual_infeasibility(sol.dual) <= 1e-9
+                assert prob.dual_objective(sol.dual) <= prob.objective(sol.W) * (1 + 1e-9)
+                return
+            if sol.status == "optimal":
+                break
+    pytest.fail("no run stopped with a feasible W and an uncertified gap")
 
 
 # ------------------------------------------------------------------------------------------- agreement
