@@ -60,7 +60,7 @@ def instance(N: int, s: int, P: int, seed: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def _solver(name: str):
-    """The solve function for ``name`` ("highs" or "fast"); None when nettrim.fast has no solve yet."""
+    """The solve function for ``name`` ("highs" or "fast")."""
     if name == "highs":
         from nettrim import reference
 
@@ -68,10 +68,7 @@ def _solver(name: str):
             return reference.solve(X, Y, 0.0, activation=activation, solver="HIGHS", presolve=False)
 
         return solve
-    try:
-        from nettrim.fast import solve as fast_solve
-    except ImportError:
-        return None
+    from nettrim.fast import solve as fast_solve
 
     def solve(X, Y, activation):
         return fast_solve(X, Y, 0.0, activation=activation, **FAST_OPTIONS)
@@ -198,9 +195,6 @@ def run(args) -> None:
     unknown = set(programs) - set(PROGRAMS)
     if unknown:
         raise SystemExit(f"--programs: unknown program(s) {sorted(unknown)}; choose from {PROGRAMS}")
-    if args.solver == "fast" and _solver("fast") is None:
-        print("phase-transition: nettrim.fast.solve is not available; --solver fast cannot run", file=sys.stderr)
-        return
     cells = make_cells(N_values, args.s, args.P, trials, args.seed, programs, args.solver, quick)
     if not cells:
         raise SystemExit(f"phase-transition: no cell to run: every s in --s exceeds every N in --N {N_values}")

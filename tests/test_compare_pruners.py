@@ -8,8 +8,6 @@ from nettrim.experiments.compare_pruners import check_targets, lsq_refit_network
 from nettrim.experiments.pruners import prune_with
 from nettrim.network import magnitude_prune
 
-pytest.importorskip("nettrim.fast")
-
 
 def test_mcnemar_on_a_hand_contingency_table():
     # both right 5, only A right 10, only B right 2, both wrong 3: only the 12 discordant pairs count,

@@ -83,9 +83,8 @@ def test_families_cover_the_adversarial_matrix():
 @pytest.mark.parametrize("spec", [cc.Spec("gaussian", 15, 2, 10, "relu", 0.0, bias=True, v_margin=0.5),
                                   cc.Spec("gaussian", 15, 2, 40, "linear", 0.05)], ids=lambda s: s.name)
 def test_solvers_agree_on_an_instance(spec):
-    with_fast = cc._fast_solve() is not None
-    rows = cc.run_instance(asdict(spec), seed=5, with_fast=with_fast)
-    assert {r["solver"] for r in rows} == set(cc.solver_names(spec, with_fast))
+    rows = cc.run_instance(asdict(spec), seed=5, with_fast=True)
+    assert {r["solver"] for r in rows} == set(cc.solver_names(spec, True))
     ref = "HIGHS" if spec.gain == 0 else "CLARABEL"
     for r in rows:
         assert r["ref_solver"] == ref
@@ -219,8 +218,6 @@ def no_figures(monkeypatch):
 
 
 def test_a_changed_fast_solver_reruns_its_cells_only(tmp_path, monkeypatch, capsys, no_figures):
-    if cc._fast_solve() is None:
-        pytest.skip("nettrim.fast is not installed")
     monkeypatch.setattr(cc, "families", lambda quick: _small_families(quick)[:2])
     cc.run(_args(tmp_path))
     capsys.readouterr()
@@ -234,13 +231,16 @@ def test_a_changed_fast_solver_reruns_its_cells_only(tmp_path, monkeypatch, caps
     assert cc.fingerprint("reference") != cc.fingerprint("fast")
 
 
-def test_missing_fast_solver_is_reported_and_reference_runs(tmp_path, monkeypatch, capsys, no_figures):
+def test_no_fast_runs_the_reference_only(tmp_path, monkeypatch, capsys, no_figures):
     monkeypatch.setattr(cc, "families", lambda quick: _small_families(quick)[:2])
-    monkeypatch.setattr(cc, "_fast_solve", lambda: None)
-    cc.run(_args(tmp_path))
+
+    def never(*args, **kwargs):
+        raise AssertionError("--no-fast must not run nettrim.fast")
+
+    monkeypatch.setattr(cc, "_fast_solve", lambda: never)
+    cc.run(_args(tmp_path, fast=False))
     captured = capsys.readouterr()
-    assert "nettrim.fast.solve is NOT available" in captured.err
-    assert "nettrim.fast was not run" in captured.out
+    assert "nettrim.fast was not run (--no-fast)" in captured.out
     table = (tmp_path / "fig" / "cross_check_quick.csv").read_text()
     assert "CLARABEL" in table and "fast" not in table.split("\n", 1)[1]
 

@@ -180,7 +180,6 @@ def test_report_columns_and_counts():
 
 
 def test_parallel_jobs_give_the_same_answer():
-    pytest.importorskip("nettrim.fast")
     Ws, bs, X = random_net(7)
     # the ADMM (workers import no CVXPY, so they start fast); tight tolerances make both runs the optimum
     opts = dict(solver="fast", eps_abs=1e-10, eps_rel=1e-9, max_iter=100000)
@@ -202,9 +201,6 @@ def test_all_zero_layer_is_warned_about():
 
 
 def test_fast_solver_path_and_non_optimal_warning():
-    fast = pytest.importorskip("nettrim.fast")
-    if not hasattr(fast, "solve"):
-        pytest.skip("nettrim.fast.solve not available")
     Ws, bs, X = random_net(9)
     ref = prune_network(Ws, bs, X, epsilon=0.1, solver="reference")
     net = prune_network(Ws, bs, X, epsilon=0.1, solver="fast", eps_abs=1e-8, eps_rel=1e-7, max_iter=50000,

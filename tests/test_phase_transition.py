@@ -167,8 +167,6 @@ def test_sweep_on_a_dask_cluster(tmp_path, dask_address):
 
 
 def test_fast_solver_matches_exact_lp_away_from_the_threshold(tmp_path):
-    if pt._solver("fast") is None:
-        pytest.skip("nettrim.fast.solve is not available")
     N, s = 30, 2
     args = ["--N", str(N), "--s", str(s), "--P", "3,60", "--trials", "6"]
     exact = _sweep(tmp_path, args + ["--programs", "nettrim"])

@@ -21,8 +21,6 @@ from nettrim.experiments.pruning import (
 )
 from nettrim.network import forward
 
-pytest.importorskip("nettrim.fast")
-
 TINY = dict(dataset="digits", hidden=(16,), train_iter=40, n_calib=300, eps_grid=(0.1,), consistency_eps=(0.1,),
             noise_levels=(0.0, 0.5), finetune_epochs=2, tag="test",
             solver_options=dict(eps_abs=1e-5, eps_rel=1e-4, eps_violation=1e-4, max_iter=20000))
