@@ -22,7 +22,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from ._refit import refit_support
-from ._validation import as_float_matrix, check_scalar
+from ._validation import SCALE_RANGE, as_float_matrix, check_scalar
 from .problem import ACTIVATIONS, layer_problem
 from .solution import OPTIMAL, Solution
 
@@ -174,6 +174,9 @@ def cascade_program(original: ArrayLike, X: ArrayLike, Y: ArrayLike, *, activati
     else:
         eps_layer = float(np.sqrt(gamma * np.sum(D ** 2)))
         V = None
+    if not np.isfinite(eps_layer) or eps_layer > SCALE_RANGE[1]:
+        raise ValueError(f"gamma = {gamma:g} makes the cascade layer's epsilon {eps_layer:.3g}, outside the "
+                         f"supported magnitudes (up to {SCALE_RANGE[1]:g}); gamma is a slack factor near 1")
     return eps_layer * kappa, V
 
 

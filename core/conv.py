@@ -179,7 +179,9 @@ def _check_input(x, spec: Conv2dSpec) -> np.ndarray:
     if arr.shape[1] != spec.in_channels:
         raise ValueError(f"x has {arr.shape[1]} channels but the convolution takes {spec.in_channels} "
                          f"(x must be images × channels × height × width), got shape {arr.shape}")
-    # as_float_matrix checks dtype, emptiness and finiteness once, on a 2-D view
+    if arr.size == 0:
+        raise ValueError(f"x is empty (shape {arr.shape}): at least one image with nonzero height and width")
+    # as_float_matrix checks dtype and finiteness once, on a 2-D view
     flat = as_float_matrix(arr.reshape(arr.shape[0], -1), "x")
     return flat.reshape(arr.shape)
 
@@ -312,6 +314,8 @@ def output_columns(out, index=None) -> np.ndarray:
     arr = np.asarray(out)
     if arr.ndim != 4:
         raise ValueError(f"out must be 4-D (images, channels, height, width), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"out is empty (shape {arr.shape})")
     n_img, c, h, w = arr.shape
     flat = as_float_matrix(arr.reshape(n_img, -1), "out").reshape(arr.shape)
     idx = _check_index(index, n_img * h * w)
@@ -393,6 +397,14 @@ def matrix_to_kernel(U, spec: Conv2dSpec, *, bias: bool) -> tuple[np.ndarray, np
     return K, (U[spec.n_taps].copy() if bias else None)
 
 
+def _kernel_matrix(kernel, bias, spec: Conv2dSpec) -> np.ndarray:
+    """:func:`kernel_to_matrix` of a kernel checked against ``spec`` first (so that a kernel with the wrong
+    number of output channels is named, not the bias that no longer matches it)."""
+    if np.shape(kernel) != spec.kernel_shape:
+        raise ValueError(f"kernel must have shape {spec.kernel_shape}, got {np.shape(kernel)}")
+    return kernel_to_matrix(kernel, bias)
+
+
 def conv2d(x, kernel, bias, spec: Conv2dSpec) -> np.ndarray:
     """The convolution itself, through the patches: output (images, C_out, H_o, W_o).
 
@@ -405,9 +417,7 @@ def conv2d(x, kernel, bias, spec: Conv2dSpec) -> np.ndarray:
            [5., 5.]])
     """
     x = _check_input(x, spec)
-    U = kernel_to_matrix(kernel, bias)
-    if U.shape != (spec.n_taps + int(bias is not None), spec.out_channels):
-        raise ValueError(f"kernel must have shape {spec.kernel_shape}, got {np.shape(kernel)}")
+    U = _kernel_matrix(kernel, bias, spec)
     ho, wo = spec.output_size(x.shape[2], x.shape[3])
     Z = U.T @ patches(x, spec, bias=bias is not None)
     return np.ascontiguousarray(Z.reshape(spec.out_channels, x.shape[0], ho, wo).transpose(1, 0, 2, 3))
@@ -484,9 +494,7 @@ def conv_program(x, kernel, bias, spec: Conv2dSpec, *, activation: str = "relu",
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     x = _check_input(x, spec)
-    U = kernel_to_matrix(kernel, bias)
-    if U.shape != (spec.n_taps + int(bias is not None), spec.out_channels):
-        raise ValueError(f"kernel must have shape {spec.kernel_shape}, got {np.shape(kernel)}")
+    U = _kernel_matrix(kernel, bias, spec)
     ho, wo = spec.output_size(x.shape[2], x.shape[3])
     n_columns = x.shape[0] * ho * wo
     index = sample_positions(n_columns, max_patches, seed=seed)

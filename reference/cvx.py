@@ -145,10 +145,11 @@ def solve_cvx(prob: LayerProblem, solver: str, stated: np.ndarray | None = None,
         return Answer(None, None, SOLVER_ERROR, str(exc), info)
     except TypeError as exc:  # unknown keyword options are reported by the back-end as TypeError
         raise TypeError(f"invalid solver_options for {solver}: {exc}") from None
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         if not options:
             raise
-        # a back-end's own check of an option's value (ECOS: "'maxit' must be a nonnegative integer")
+        # a back-end's own check of an option's value (ECOS: "'maxit' must be a nonnegative integer"; Clarabel
+        # converts max_iter=-1 to an unsigned integer and raises OverflowError)
         raise ValueError(f"invalid solver_options for {solver} ({', '.join(f'{k}={v!r}' for k, v in options.items())})"
                          f": {exc}") from None
     stats = cvx.problem.solver_stats

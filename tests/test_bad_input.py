@@ -116,7 +116,8 @@ def test_highs_options_are_checked_by_name():
 
 
 @pytest.mark.parametrize("solver, options, name", [("SCS", dict(eps_abs=-1.0), "eps_abs"),
-                                                   ("ECOS", dict(max_iters=-1), "max_iters")])
+                                                   ("ECOS", dict(max_iters=-1), "max_iters"),
+                                                   ("CLARABEL", dict(max_iter=-1), "max_iter")])
 def test_option_values_a_back_end_rejects_are_reported_with_the_options_passed(solver, options, name):
     X, Y, e, _ = _layer()
     with pytest.raises(ValueError, match=f"^invalid solver_options for {solver} \\({name}="):

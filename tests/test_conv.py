@@ -248,6 +248,15 @@ def test_bad_input():
         patches(x, conv2d_spec(2, 3, 3, padding=5, padding_mode="reflect"))
     with pytest.raises(ValueError, match="kernel must have shape"):
         conv2d(x, np.zeros((3, 2, 2, 2)), None, spec)
+    # a kernel with too few output channels is named, not the bias of the right length beside it
+    with pytest.raises(ValueError, match="kernel must have shape"):
+        conv_program(x, np.zeros((2, 2, 3, 3)), np.zeros(3), spec)
+    with pytest.raises(ValueError, match="x is empty"):
+        patches(x[:0], spec)
+    with pytest.raises(ValueError, match="x is empty"):
+        conv2d(x[:0], np.zeros(spec.kernel_shape), None, spec)
+    with pytest.raises(ValueError, match="out is empty"):
+        output_columns(np.zeros((0, 3, 4, 4)))
     with pytest.raises(ValueError, match="bias must have shape"):
         kernel_to_matrix(np.zeros((3, 2, 3, 3)), np.zeros(2))
     with pytest.raises(ValueError, match="U must have shape"):

@@ -235,6 +235,7 @@ def test_magnitude_prune_keeps_the_largest_entries():
     (dict(mode="serial"), ValueError, "mode"),
     (dict(mode=1), TypeError, "mode"),
     (dict(gamma=0.9), ValueError, "gamma"),
+    (dict(gamma=1e300, mode="cascade"), ValueError, "^gamma = 1e\\+300 makes"),
     (dict(kappa=0.0), ValueError, "kappa"),
     (dict(kappa=1.5), ValueError, "kappa"),
     (dict(epsilon=-0.1), ValueError, "epsilon"),
