@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from typing import NamedTuple
 
 import numpy as np
@@ -363,6 +364,8 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
     settings = dict(eps_abs=eps_abs, eps_rel=eps_rel, eps_violation=eps_violation, eps_gap=eps_gap,
                     max_iter=max_iter, rho=rho, adaptive_rho=adaptive_rho, alpha=alpha, polish=polish,
                     scaling=scaling, iteration_dtype=iteration_dtype, verbose=verbose)
+    if prob.weights is not None and float(np.max(prob.weights)) != 1.0:
+        return _weight_scaled(t0, backend, prob, (W0, Lam0, Gam0), callback, settings, summary)
     if zero.any() and not zero.all():
         return _without_zero_inputs(t0, backend, prob, zero, (W0, Lam0, Gam0), callback, settings, summary)
     if scaling and not zero.any() and _row_scales(prob.X) is not None:
@@ -488,6 +491,31 @@ def _without_zero_inputs(t0, backend, prob: LayerProblem, zero, start, callback,
     if info.get("scaling") is not None:
         info["scaling"] = expand(info["scaling"][:, None])[:, 0]
     return _lift(t0, prob, sub, expand, info, settings, summary)
+
+
+def _weight_scaled(t0, backend, prob: LayerProblem, start, callback, settings, summary) -> Solution:
+    r"""Solve ``prob`` with its ℓ1 weights divided by their largest, c = max w (an exact reformulation).
+
+    :math:`\sum (w_{ij}/c)|u_{ij}|` has the minimizers of :math:`\sum w_{ij}|u_{ij}|`; a multiplier Λ' of the
+    scaled program (:math:`|(X\Lambda'^\top)_{ij}| \le w_{ij}/c`) gives :math:`\Lambda = c\Lambda'` for the
+    given one, with the same relative gap, and a ray keeps its direction. Without it the iteration's soft
+    threshold :math:`w/\rho` and its duals follow the units of w: on a seeded 6×40 ReLU layer, weights all
+    equal to 1e10 took 4,440 iterations where weights of 1 take 60, and 1e±30 ran to ``max_iter`` (the same
+    program each time; 60 iterations for every one of them with the division). Reweighted
+    ℓ1 weights δ/(|u| + δ) have maximum 1 wherever an entry is 0, and are passed on unchanged.
+    """
+    c = float(np.max(prob.weights))
+    W0, Lam0, Gam0 = start
+    sub = _solve(t0, backend, prob.X, prob.Y, prob.epsilon, activation=prob.activation,
+                 V=prob.V if prob.activation == "relu" else None, weights=prob.weights / c,
+                 warm_start=_Start(W0, None if Lam0 is None else Lam0 / c, None if Gam0 is None else Gam0 / c),
+                 callback=callback, summary=False, **settings)
+    info = dict(sub.info, weight_scale=c)
+    if info.get("dual_l1") is not None:
+        info["dual_l1"] = info["dual_l1"] * c
+    if sub.dual is not None:
+        sub = replace(sub, dual=sub.dual * c)
+    return _lift(t0, prob, sub, lambda W: W, info, settings, summary)
 
 
 def _row_scaled(t0, backend, prob: LayerProblem, start, callback, settings, summary) -> Solution:

@@ -19,6 +19,11 @@ The dual maps back too. A Λ' feasible for the normalized dual (:math:`|X'\Lambd
 duality gap is unit-free. An infeasibility ray keeps its direction (:math:`X'\Lambda^\top = 0 \iff
 X\Lambda^\top = 0`, :math:`d' = d/b`).
 
+ℓ1 weights are divided by their largest, :math:`c = \max w` (:math:`w' = w/c`, a constant factor of the
+objective: the same minimizers), so that the objective is of the size the tolerances expect whatever the
+weights' units; a Λ' feasible for :math:`|X'\Lambda'^\top| \le w'` maps back as :math:`\Lambda = c\Lambda'/a`
+(CLARABEL reported "optimal_inaccurate" for weights all 1e-4 and failed for 1e10 before this).
+
 Both scales are the data's own: multiplying X by :math:`10^k` and Y by :math:`10^j` leaves X', Y' equal up to
 one rounding per entry, so the back-end solves the same program whatever the units.
 
@@ -59,12 +64,15 @@ class Normalized:
         a and b of the module docstring.
     stated : ndarray of bool, shape (M, P)
         The inactive-set bounds the back-end is given: ``prob.inactive`` less the huge ones.
+    scale_w : float
+        c: the normalized program's ℓ1 weights are the caller's divided by it (1 without weights).
     """
 
     prob: LayerProblem
     scale_x: float
     scale_y: float
     stated: np.ndarray
+    scale_w: float = 1.0
 
     @property
     def weight_scale(self) -> float:
@@ -78,15 +86,15 @@ class Normalized:
 
     def state_all(self) -> Normalized:
         """The same program with every inactive-set bound stated."""
-        return Normalized(self.prob, self.scale_x, self.scale_y, self.prob.inactive.copy())
+        return Normalized(self.prob, self.scale_x, self.scale_y, self.prob.inactive.copy(), self.scale_w)
 
     def weights_back(self, W: np.ndarray) -> np.ndarray:
         """U = (b/a) U'."""
         return np.asarray(W, dtype=float) * self.weight_scale
 
     def dual_back(self, Lam: np.ndarray) -> np.ndarray:
-        """Λ = Λ'/a (a multiplier or an infeasibility ray)."""
-        return np.asarray(Lam, dtype=float) / self.scale_x
+        """Λ = cΛ'/a (a multiplier or an infeasibility ray)."""
+        return np.asarray(Lam, dtype=float) * (self.scale_w / self.scale_x)
 
 
 def normalize(prob: LayerProblem) -> Normalized:
@@ -101,9 +109,13 @@ def normalize(prob: LayerProblem) -> Normalized:
         b = float(np.linalg.norm(prob.V[prob.inactive]) / np.sqrt(np.count_nonzero(prob.inactive)))
     b = b or 1.0
     V = prob.V / b if prob.activation == "relu" else None
+    c = 1.0 if prob.weights is None else float(np.max(prob.weights))
+    weights = None if prob.weights is None else prob.weights / c
     scaled = layer_problem(prob.X / a, prob.Y / b, prob.epsilon / b, activation=prob.activation, V=V,
-                           weights=prob.weights)
+                           weights=weights)
     if not np.array_equal(scaled.ball, prob.ball):  # an output so small that Y/b underflowed to 0
-        return Normalized(prob, 1.0, 1.0, prob.inactive & (prob.V < V_DROP))
+        unit = layer_problem(prob.X, prob.Y, prob.epsilon, activation=prob.activation,
+                             V=prob.V if prob.activation == "relu" else None, weights=weights)
+        return Normalized(unit, 1.0, 1.0, prob.inactive & (prob.V < V_DROP), c)
     stated = scaled.inactive & (scaled.V < V_DROP)
-    return Normalized(scaled, a, b, stated)
+    return Normalized(scaled, a, b, stated, c)

@@ -304,6 +304,24 @@ def test_weighted_l1_agrees_with_the_reference_and_certifies_its_gap(act, gain, 
         assert prob.objective(plain.W) > exact.objective * (1 + 1e-3)
 
 
+@pytest.mark.parametrize("c", [1e-30, 1e-4, 1e10, 1e30])
+def test_the_units_of_the_weights_do_not_change_the_answer(c):
+    """Σ c·w|u| has the minimizers of Σ w|u|: both solvers return the same W (fast: after the same iterations)
+    and a multiplier c times as large, certified for the program as given."""
+    X, Y, eps, _ = make_layer(20, 4, 60, "relu", 0.05, seed=322, bias=True)
+    w = np.random.default_rng(6).uniform(0.2, 5.0, (X.shape[0], Y.shape[0]))
+    prob = nettrim.layer_problem(X, Y, eps, weights=c * w)
+    base, sol = fast.solve(X, Y, eps, weights=w), fast.solve(X, Y, eps, weights=c * w)
+    assert sol.status == "optimal" and sol.iterations == base.iterations
+    np.testing.assert_allclose(sol.W, base.W, rtol=0, atol=1e-12 * np.abs(base.W).max())
+    np.testing.assert_allclose(sol.dual, c * base.dual, rtol=1e-9, atol=1e-12 * c * np.abs(base.dual).max())
+    assert prob.dual_infeasibility(sol.dual) <= 1e-9 and 0 <= prob.gap(sol.W, sol.dual) <= fast.GAP_TOL
+    exact_1, exact_c = ref.solve(X, Y, eps, weights=w), ref.solve(X, Y, eps, weights=c * w)
+    assert exact_c.status == "optimal" and prob.dual_infeasibility(exact_c.dual) <= 1e-9
+    assert exact_c.objective == pytest.approx(c * exact_1.objective, rel=1e-6)
+    assert sol.objective == pytest.approx(exact_c.objective, rel=1e-4)
+
+
 # ------------------------------------------------------------------------------- inputs that are always 0
 @pytest.mark.parametrize("activation", ["relu", "linear"])
 def test_inputs_that_are_always_zero_are_dropped_exactly(activation):
