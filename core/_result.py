@@ -133,6 +133,8 @@ class PrunedNetwork:
         pred = self.predict(X)
         if y.shape != pred.shape:
             raise ValueError(f"y must have shape {pred.shape} (one label per row of X), got {y.shape}")
+        if np.issubdtype(y.dtype, np.floating) and not np.all(np.isfinite(y)):
+            raise ValueError("y contains NaN or Inf labels (they match no prediction)")
         return float(np.mean(pred == y))
 
     @property

@@ -40,6 +40,8 @@ def test_predict_matches_scikit_learn(n_classes):
     np.testing.assert_array_equal(net.predict(X), clf.predict(X))
     assert net.score(X, y) == clf.score(X, y) > 0.8
     assert len(np.unique(net.predict(X))) == n_classes
+    with pytest.raises(ValueError, match="y contains NaN"):
+        net.score(X, np.full(len(y), np.nan))
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])
