@@ -1,5 +1,6 @@
 """prune_network: Proposition 1 per layer, the consistency theorems, cascade feasibility, the report, errors."""
 
+import types
 import warnings
 
 import numpy as np
@@ -119,6 +120,32 @@ def assert_layer_bounds(net, W, b, X, mode, slack=TOL):
             off = np.maximum(V, 0.0)[(Y[ell] <= 0) & (not last)]
             bound = np.sqrt(e[ell - 1] ** 2 + np.sum(off ** 2))
         assert measured <= bound + slack * np.linalg.norm(Y[ell]), (mode, ell, measured, bound)
+
+
+@pytest.mark.parametrize("mode", ["parallel", "cascade"])
+def test_relu_last_layer(mode):
+    """last_activation="relu": the last layer is pruned as a ReLU program (Ω = its positive outputs, the
+    inequality on Ωᶜ), the pruned network's output is a ReLU response, and the per-layer bounds hold with the
+    last layer's Ωᶜ term; apply_to refuses it (an estimator's last layer gives linear logits)."""
+    Ws, bs, X = random_net(12, sizes=(6, 12, 8, 3), P=80)
+    Y = forward(Ws, bs, X, last_activation="relu", return_all=True)
+    net = prune_network(Ws, bs, X, epsilon=0.1, mode=mode, last_activation="relu", solver="reference")
+    assert (net.report["status"] == "optimal").all() and net.last_activation == "relu"
+    out = net.forward(X)
+    assert out.min() >= 0.0 and (out == 0).any()
+    # the last layer's program: its input (original or pruned signal), a ReLU response within its ε
+    Xl = (Y if mode == "parallel" else net.forward(X, return_all=True))[len(Ws) - 1]
+    Xc = np.vstack([Xl.T, np.ones((1, X.shape[0]))])
+    V = None if mode == "parallel" else augmented(Ws[-1], bs[-1]).T @ Xc
+    prob = layer_problem(Xc, Y[-1].T, net.report["epsilon"].iloc[-1], activation="relu", V=V)
+    Ut = augmented(net.weights[-1], net.biases[-1])
+    assert prob.violation(Ut) <= TOL
+    assert prob.relu_error(Ut) <= prob.epsilon + TOL * prob.y_norm
+    if mode == "cascade":      # its input is the pruned signal: the program's error is the network's
+        assert prob.relu_error(Ut) == pytest.approx(np.linalg.norm(out - Y[-1]), rel=1e-9)
+    fitted = types.SimpleNamespace(coefs_=list(Ws), intercepts_=list(bs), activation="relu")
+    with pytest.raises(ValueError, match="apply_to needs linear logits"):
+        net.apply_to(fitted)
 
 
 def test_cascade_never_makes_a_layer_infeasible():

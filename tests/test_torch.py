@@ -196,6 +196,26 @@ def test_density_target_is_met_as_in_prune_network():
     assert (rep["layer_rel_error"] <= rep["epsilon_rel"] + TOL).all()
 
 
+@pytest.mark.parametrize("mode", ["parallel", "cascade"])
+def test_per_layer_densities_are_met_as_in_prune_network(mode):
+    """density=[d1, d2, d3]: each layer's kept fraction within density_tol of its own target, with the ε
+    (per layer) and the answers prune_network finds on the same MLP; in cascade each layer searches on the
+    signal of the layers pruned before it."""
+    Ws, bs, X, model = random_mlp(3, (10, 30, 20, 4), 200)
+    targets = [0.3, 0.2, 0.1]       # reachable in cascade too (each layer keeps the most at its γ = 1 floor)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every target reached
+        net = prune_network(Ws, bs, X, density=targets, mode=mode, solver="reference", density_tol=0.01)
+    _, rep = prune_quiet(model, torch.as_tensor(X), density=targets, mode=mode, solver="reference",
+                         density_tol=0.01)
+    kept = (rep["nnz_after"] / rep["nnz_before"]).to_numpy()
+    # within density_tol, or one weight of a layer too small to resolve it (the last: 80 weights)
+    assert (np.abs(kept - targets) <= np.maximum(0.01, 1.0 / rep["nnz_before"].to_numpy()) + 1e-12).all(), kept
+    np.testing.assert_allclose(rep["epsilon_rel"], net.report["epsilon_rel"], rtol=1e-6)
+    np.testing.assert_array_equal(rep["nnz_after"], net.report["nnz_after"])
+    assert (rep["layer_rel_error"] <= rep["epsilon_rel"] + TOL).all()
+
+
 def test_parallel_jobs_give_the_same_prune():
     model, x = tiny_cnn(3), calib()
     _, one = prune_quiet(model, x, epsilon=0.2, mode="parallel", refit=False, max_patches=100)
