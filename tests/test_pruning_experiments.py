@@ -140,6 +140,9 @@ def test_consistency_cell_bounds_hold(mode, tmp_path):
     # the solver's violation tolerance (1e-4 relative) is the only slack
     assert (rows["measured"] <= rows["bound"] + 1e-4 * rows["y_norm"]).all()
     assert (rows["measured"] > 0).all()
+    # the per-layer step, tight where the theorems' sums are not (past the first layer)
+    assert (rows["measured"] <= rows["step_bound"] + 1e-4 * rows["y_norm"]).all()
+    assert (rows["step_bound"] <= rows["bound"] * (1 + 1e-9)).all() or mode == "cascade"
 
 
 def test_run_tag_names_every_explicit_option():
