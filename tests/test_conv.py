@@ -79,19 +79,24 @@ def test_patches_reproduce_the_convolution(geometry, bias):
     np.testing.assert_allclose(Z, output_columns(ref, idx), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("geometry", GEOMETRIES[:4])
+@pytest.mark.parametrize("geometry", GEOMETRIES)
 def test_patches_match_torch(geometry):
+    """Every geometry against torch: nn.Conv2d with its padding mode, or (asymmetric padding, which
+    nn.Conv2d cannot state) F.pad by (left, right, top, bottom) followed by an unpadded F.conv2d."""
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)
     spec, x, K, b = layer(1, geometry)
     cin, cout, k, s, p, d, mode = geometry
-    if isinstance(p, tuple) and len(p) == 4:
-        pytest.skip("asymmetric padding has no nn.Conv2d equivalent")
-    conv = torch.nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, padding_mode=mode).double()
     with torch.no_grad():
-        conv.weight.copy_(torch.as_tensor(K))
-        conv.bias.copy_(torch.as_tensor(b))
-        ref = conv(torch.as_tensor(x)).numpy()
+        if isinstance(p, tuple) and len(p) == 4:
+            top, bottom, left, right = spec.padding
+            xt = torch.nn.functional.pad(torch.as_tensor(x), (left, right, top, bottom), mode="constant")
+            ref = torch.nn.functional.conv2d(xt, torch.as_tensor(K), torch.as_tensor(b), stride=s, dilation=d).numpy()
+        else:
+            conv = torch.nn.Conv2d(cin, cout, k, stride=s, padding=p, dilation=d, padding_mode=mode).double()
+            conv.weight.copy_(torch.as_tensor(K))
+            conv.bias.copy_(torch.as_tensor(b))
+            ref = conv(torch.as_tensor(x)).numpy()
     np.testing.assert_allclose(conv2d(x, K, b, spec), ref, rtol=1e-12, atol=1e-12)
 
 
