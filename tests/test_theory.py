@@ -62,11 +62,14 @@ def test_delta_monotone_and_within_range():
     assert 0 < ds[0] and ds[-1] < N
 
 
-def test_monte_carlo_is_seeded_and_fast_enough():
+def test_monte_carlo_is_seeded_and_its_standard_error_honest():
     a = theory._mc_moments(10, 100, 20_000, seed=3)
     b = theory._mc_moments(10, 100, 20_000, seed=3)
     c = theory._mc_moments(10, 100, 20_000, seed=4)
     assert a == b and a != c
+    # two independent estimates of the same mean differ by their standard errors, not more (5σ)
+    assert abs(a[0] - c[0]) <= 5 * np.hypot(a[2], c[2])
+    assert a[2] == pytest.approx(np.sqrt(a[1] / 20_000), rel=1e-12)
 
 
 def test_sigma_v_obeys_variance_bound():
