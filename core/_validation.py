@@ -59,10 +59,13 @@ def check_scalar(value, name: str, *, low: float | None = None, high: float | No
                  low_inclusive: bool = True, integer: bool = False):
     """Check that ``value`` is a finite real (or integer) scalar in the given range; return it.
 
-    A 0-d numpy array (e.g. ``np.float64(0.1)`` after arithmetic, or ``np.array(0.1)``) counts as a scalar.
+    A 0-d numpy array (e.g. ``np.float64(0.1)`` after arithmetic, or ``np.array(0.1)``) or 0-d tensor counts as
+    a scalar.
     """
     if isinstance(value, np.ndarray) and value.ndim == 0:
         value = value[()]
+    elif getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
+        value = value.item()          # a 0-d tensor (torch, or any array library with .item())
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be a number, got a bool")
     kind = numbers.Integral if integer else numbers.Real

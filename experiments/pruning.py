@@ -254,9 +254,10 @@ def consistency_cell(s: Setting, seed: int, cache_dir: str, mode: str, eps: floa
 def _step_bound(net, W, Y, Yh, ell, mode) -> float:
     r"""The per-layer step the theorems are built from (bias-free network, linear last layer).
 
-    Parallel: :math:`\varepsilon_\ell + \|\hat W_\ell\|_2\,\|\hat Y^{(\ell-1)} - Y^{(\ell-1)}\|_F` (Proposition 1 on
-    the original signal, then the 1-Lipschitz ReLU). Cascade: :math:`\sqrt{\varepsilon_\ell^2 + \|(V_{\Omega^c})_+\|^2}`,
-    V = :math:`W_\ell^\top\hat Y^{(\ell-1)}` the program's bound on Ωᶜ (0 for the linear last layer). Unlike the
+    Parallel: :math:`\varepsilon_\ell + \|\hat W_\ell\|_2\,\|\hat Y^{(\ell-1)} - Y^{(\ell-1)}\|_F`
+    (Proposition 1 on the original signal, then the 1-Lipschitz ReLU). Cascade:
+    :math:`\sqrt{\varepsilon_\ell^2 + \|(V_{\Omega^c})_+\|^2}`, V = :math:`W_\ell^\top\hat Y^{(\ell-1)}` the
+    program's bound on Ωᶜ (0 for the linear last layer). Unlike the
     theorems' sums, it is tight past the first layer, where link normalization makes the sums far exceed
     the signals."""
     e = float(net.report["epsilon"].iloc[ell - 1])

@@ -323,8 +323,6 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     t0 = time.perf_counter()
     backend, arrays = backend_of({"X": X, "Y": Y, "V": V, "weights": weights,
                                   "warm_start": None if isinstance(warm_start, Solution) else warm_start})
-    if is_torch_array(epsilon) and epsilon.ndim == 0 and epsilon.dtype.is_floating_point:
-        epsilon = float(epsilon)
     sol = _solve(t0, backend, arrays["X"], arrays["Y"], epsilon, activation=activation, V=arrays["V"],
                  weights=arrays["weights"], eps_abs=eps_abs, eps_rel=eps_rel, eps_violation=eps_violation,
                  eps_gap=eps_gap, max_iter=max_iter, rho=rho, adaptive_rho=adaptive_rho, alpha=alpha, polish=polish,

@@ -136,8 +136,17 @@ def test_bad_tensor_input_is_named():
         fast.solve(X, Y, d.epsilon, weights=torch.ones(d.W0.shape, dtype=torch.int32))
     with pytest.raises(ValueError, match="warm_start"):
         fast.solve(X, Y, d.epsilon, warm_start=torch.zeros(3, 3, dtype=torch.float64))
-    # a 0-d tensor is a valid epsilon
+    # a 0-d tensor is a valid epsilon, float or integer, for every entry point (a bool or 1-d one is not)
     assert fast.solve(X, Y, torch.tensor(d.epsilon)).status == "optimal"
+    assert fast.solve(X, Y, torch.tensor(round(d.epsilon))).status == "optimal"
+    Xn, Yn = d.X, d.Y
+    eps64 = torch.tensor(d.epsilon, dtype=torch.float64)
+    assert nettrim.layer_problem(Xn, Yn, eps64).epsilon == d.epsilon
+    assert nettrim.reference.solve(Xn, Yn, torch.tensor(d.epsilon, dtype=torch.float32)).status == "optimal"
+    with pytest.raises(TypeError, match="epsilon must be a number, got a bool"):
+        nettrim.layer_problem(Xn, Yn, torch.tensor(True))
+    with pytest.raises(TypeError, match="epsilon"):
+        nettrim.layer_problem(Xn, Yn, torch.tensor([d.epsilon]))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised without CUDA")
