@@ -190,7 +190,12 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     the primal residual test fails, :math:`\Lambda = -\delta U^1` (clipped at 0 on Ωᶜ) is checked by
     :meth:`nettrim.LayerProblem.check_certificate`; a valid one ends the run with status "infeasible".
     A linear layer whose ε is below ‖Y⊥‖_F (the part of Y outside the row space of X) is infeasible
-    before any iteration, with the certificate :math:`\Lambda = -Y_\perp`.
+    before any iteration, with the certificate :math:`\Lambda = -Y_\perp`. A valid certificate proves that
+    every feasible W has :math:`\sum w|u|` at least its ``lower_bound``, at least 1e6 times
+    :math:`\|Y\|_F\min w/\max_i\|x_i\|`: a program is reported infeasible also when it is feasible only with
+    weights that large, which happens when the norms of the inputs (rows of X) span more than about six
+    decades and the outputs need the smallest ones (a seeded 6-input layer with rows scaled by 3000 and
+    1/3000 ended "infeasible"; by 1000 and 1/1000, "optimal"). Rescale such inputs before pruning.
 
     **Inputs that are always 0** (rows :math:`X_i = 0`: blank pixels, neurons left dead by the previous
     layer's pruning) are dropped before anything runs, an exact reduction (their rows of W are 0 at every
