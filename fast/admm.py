@@ -340,10 +340,11 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
 
 def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_abs, eps_rel, eps_violation, eps_gap,
            max_iter, rho, adaptive_rho, alpha, polish, scaling, iteration_dtype, warm_start, verbose,
-           callback, summary=True) -> Solution:
+           callback, summary=True, outer=True) -> Solution:
     """:func:`solve` on host arrays (tensors already converted); the iteration runs on ``backend``. With
     ``verbose``, the answer's summary is printed unless ``summary`` is False (a reduced program's caller prints
-    the whole program's)."""
+    the whole program's). ``outer`` is False for the exact reformulations solved on the way (their weights,
+    e.g. the row scaling's c/d, are internal and not divided by their largest again)."""
     prob = layer_problem(X, Y, epsilon, activation=activation, V=V, weights=weights)
     eps_abs = check_scalar(eps_abs, "eps_abs", low=0.0)
     eps_rel = check_scalar(eps_rel, "eps_rel", low=0.0)
@@ -367,7 +368,7 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
     settings = dict(eps_abs=eps_abs, eps_rel=eps_rel, eps_violation=eps_violation, eps_gap=eps_gap,
                     max_iter=max_iter, rho=rho, adaptive_rho=adaptive_rho, alpha=alpha, polish=polish,
                     scaling=scaling, iteration_dtype=iteration_dtype, verbose=verbose)
-    if prob.weights is not None and float(np.max(prob.weights)) != 1.0:
+    if outer and prob.weights is not None and float(np.max(prob.weights)) != 1.0:
         return _weight_scaled(t0, backend, prob, (W0, Lam0, Gam0), callback, settings, summary)
     if zero.any() and not zero.all():
         return _without_zero_inputs(t0, backend, prob, zero, (W0, Lam0, Gam0), callback, settings, summary)
@@ -486,7 +487,7 @@ def _without_zero_inputs(t0, backend, prob: LayerProblem, zero, start, callback,
                  V=prob.V if prob.activation == "relu" else None,
                  weights=None if prob.weights is None else prob.weights[keep],
                  warm_start=_Start(None if W0 is None else W0[keep], Lam0, None if Gam0 is None else Gam0[keep]),
-                 callback=None if callback is None else (lambda W: callback(expand(W))), summary=False,
+                 callback=None if callback is None else (lambda W: callback(expand(W))), summary=False, outer=False,
                  **settings)
     info = dict(sub.info, zero_inputs=int(zero.sum()))
     if info.get("dual_l1") is not None:
@@ -512,7 +513,7 @@ def _weight_scaled(t0, backend, prob: LayerProblem, start, callback, settings, s
     sub = _solve(t0, backend, prob.X, prob.Y, prob.epsilon, activation=prob.activation,
                  V=prob.V if prob.activation == "relu" else None, weights=prob.weights / c,
                  warm_start=_Start(W0, None if Lam0 is None else Lam0 / c, None if Gam0 is None else Gam0 / c),
-                 callback=callback, summary=False, **settings)
+                 callback=callback, summary=False, outer=False, **settings)
     info = dict(sub.info, weight_scale=c)
     if info.get("dual_l1") is not None:
         info["dual_l1"] = info["dual_l1"] * c
@@ -546,7 +547,7 @@ def _row_scaled(t0, backend, prob: LayerProblem, start, callback, settings, summ
                  V=prob.V if prob.activation == "relu" else None, weights=c / d[:, None],
                  warm_start=_Start(None if W0 is None else W0 * d[:, None], Lam0,
                                    None if Gam0 is None else Gam0 / d[:, None]),
-                 callback=None if callback is None else (lambda W: callback(unscale(W))), summary=False,
+                 callback=None if callback is None else (lambda W: callback(unscale(W))), summary=False, outer=False,
                  **dict(settings, scaling=False))
     info = dict(sub.info, scaling=d)
     if info.get("dual_l1") is not None:

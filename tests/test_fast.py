@@ -322,6 +322,26 @@ def test_the_units_of_the_weights_do_not_change_the_answer(c):
     assert sol.objective == pytest.approx(exact_c.objective, rel=1e-4)
 
 
+def test_internal_weights_are_not_rescaled(monkeypatch):
+    """Only the caller's weights are divided by their largest: the weights c/d of the row scaling (and of
+    the zero-input reduction) are the reformulation's own, and rescaling them changed the iteration of every
+    row-scaled solve (the README's PyTorch example printed another last layer)."""
+    import nettrim.fast.admm as admm
+
+    calls = []
+    real = admm._weight_scaled
+    monkeypatch.setattr(admm, "_weight_scaled", lambda *a, **k: calls.append(1) or real(*a, **k))
+    X, Y, eps, _ = make_layer(20, 4, 60, "relu", 0.05, seed=323)
+    X = X * np.geomspace(0.1, 10.0, X.shape[0])[:, None]        # rows spread 100×: row scaling is on
+    X[3] = 0.0                                                  # and an input that is always 0
+    Y = np.maximum(np.random.default_rng(7).standard_normal((X.shape[0], 4)).T @ X, 0.0)
+    sol = fast.solve(X, Y, 0.05 * np.linalg.norm(Y))
+    assert sol.status == "optimal" and sol.info["scaling"] is not None and sol.info["zero_inputs"] == 1
+    assert calls == []
+    fast.solve(X, Y, 0.05 * np.linalg.norm(Y), weights=np.full((X.shape[0], 4), 3.0))
+    assert calls == [1]                                         # the caller's weights, once
+
+
 # ------------------------------------------------------------------------------- inputs that are always 0
 @pytest.mark.parametrize("activation", ["relu", "linear"])
 def test_inputs_that_are_always_zero_are_dropped_exactly(activation):
