@@ -30,6 +30,7 @@ import numpy as np
 from ._density import search_epsilon, start_epsilon
 from ._forward import activations, augment, columns, forward
 from ._layer import LayerResult, cascade_program, prune_layer, refit_layer
+from ._validation import SCALE_RANGE
 
 __all__ = ["Config", "Signals", "prepare", "run_scheme", "search_common", "search_per_layer", "kept_fraction"]
 
@@ -76,7 +77,14 @@ class Signals:
 
 
 def prepare(Ws, bs, X, last_activation) -> Signals:
-    signals = forward(Ws, bs, X, last_activation=last_activation, return_all=True)
+    with np.errstate(over="ignore", invalid="ignore"):
+        signals = forward(Ws, bs, X, last_activation=last_activation, return_all=True)
+    for i, Y in enumerate(signals[1:], 1):
+        # weights and X each within range can still multiply past double precision, layer after layer
+        top = float(np.max(np.abs(Y))) if Y.size else 0.0
+        if not np.isfinite(top) or top > SCALE_RANGE[1]:
+            raise ValueError(f"the network's own output of layer {i} on X reaches {top:.3g}, beyond the supported "
+                             f"magnitudes (up to {SCALE_RANGE[1]:g}): rescale the weights or X")
     targets = [np.ascontiguousarray(signals[i + 1].T) for i in range(len(Ws))]
     return Signals(Ws=Ws, bs=bs, Wt=[augment(W, bs[i] if bs is not None else None) for i, W in enumerate(Ws)],
                    acts=activations(len(Ws), last_activation), signals=signals, targets=targets,

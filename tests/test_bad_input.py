@@ -65,6 +65,11 @@ def test_network_data_beyond_double_precision_is_refused_by_name():
         nettrim.prune_network([Ws[0], Ws[1] * 1e120], bs, X, epsilon=0.1)
     with pytest.raises(ValueError, match=r"^biases\[0\] .*outside the supported magnitudes"):
         nettrim.prune_network(Ws, [np.full(5, 1e120), bs[1]], X, epsilon=0.1)
+    # each within range, their products not: the layer whose output leaves double precision is named
+    with pytest.raises(ValueError, match=r"^the network's own output of layer 1 .*rescale the weights or X"):
+        nettrim.prune_network([Ws[0] * 1e90, Ws[1]], bs, X * 1e90, epsilon=0.1)
+    with pytest.raises(ValueError, match=r"^the network's own output of layer 2 "):
+        nettrim.prune_network([Ws[0] * 1e60, Ws[1] * 1e60], bs, X, epsilon=0.1)
 
 
 # ------------------------------------------------------------------------------------------ array kinds
