@@ -15,7 +15,6 @@ import io
 import numbers
 import sys
 import time
-import tracemalloc
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -290,7 +289,7 @@ def _finish(prob, original, bias, sol, l1, refit) -> LayerResult:
         with _peak_memory() as refit_peak:
             fit = refit_support(prob, U_l1)
         refit_time = time.perf_counter() - t1
-        peak = max(peak, refit_peak())
+        peak = float(np.fmax(peak, refit_peak()))      # NaN only where memory is not measured
         fallbacks = fit.fallbacks
         # the spectral norm the parallel consistency theorem charges to the layer: ‖Ŵ‖₂ ≤ ‖W̃‖₁
         if np.linalg.norm(fit.W[:n_in], 2) <= np.abs(original).sum():
@@ -359,21 +358,47 @@ def _solve(prob, weights, solver, options, warm, original, verbose, label) -> So
     return sol
 
 
+# The kernel's per-process memory counters (Linux): VmRSS, the resident set now, and VmHWM, its peak since the
+# last reset, which writing "5" to clear_refs sets back to the current RSS (proc(5), Linux ≥ 4.0).
+_PROC_STATUS = "/proc/self/status"
+_PROC_CLEAR_REFS = "/proc/self/clear_refs"
+
+
+def _proc_kb(field: str) -> int | None:
+    """A ``field`` of /proc/self/status in kB (None where there is none)."""
+    try:
+        with open(_PROC_STATUS) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 @contextlib.contextmanager
 def _peak_memory():
-    """Peak memory allocated in the block (tracemalloc, MB), read after the block by calling the yielded function."""
-    own = not tracemalloc.is_tracing()
-    if own:
-        tracemalloc.start()
-    else:
-        tracemalloc.reset_peak()
+    """Peak growth of the resident memory in the block (MB), read after the block by calling the yielded function.
+
+    The kernel's high-water mark of the resident set (VmHWM), reset at entry, less the resident set at entry:
+    no cost inside the block. NaN where /proc does not offer the counters (not Linux). Tracing every
+    allocation instead (tracemalloc) slowed the solvers' many small arrays: a MNIST-5k cascade prune took
+    25.8 against 23.0 s CPU at ε = 0.1 and 52.5 against 38.2 s at ε = 0.4, a LeNet layer on 20 images
+    3–5× longer (measured with scripts outside the repository).
+    """
+    base = None
+    try:
+        with open(_PROC_CLEAR_REFS, "w") as f:
+            f.write("5")
+        base = _proc_kb("VmRSS")
+    except OSError:
+        pass
     result = {}
     try:
         yield lambda: result["peak"]
     finally:
-        result["peak"] = tracemalloc.get_traced_memory()[1] / 2**20
-        if own:
-            tracemalloc.stop()
+        hwm = _proc_kb("VmHWM") if base is not None else None
+        result["peak"] = max(hwm - base, 0) / 1024 if hwm is not None else float("nan")
 
 
 class _Prefixed(io.TextIOBase):

@@ -67,8 +67,9 @@ class PrunedNetwork:
         * ``refit`` tells whether the refit replaced the ℓ1 answer, ``refit_fallbacks`` how many neurons
           kept their ℓ1 column because their refit failed its check, ``refit_time`` its seconds;
           ``reweight_rounds`` the reweighting rounds kept;
-        * ``time`` is the layer's wall clock (s, solves and refit) and ``peak_mem_mb`` the peak of memory
-          allocated meanwhile (tracemalloc, MB).
+        * ``time`` is the layer's wall clock (s, solves and refit) and ``peak_mem_mb`` the peak growth of the
+          process's resident memory meanwhile (MB, from the kernel's counters; NaN where the platform has
+          none, i.e. outside Linux).
     mode : str
     last_activation : str
     solutions : list of Solution

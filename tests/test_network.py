@@ -1,5 +1,6 @@
 """prune_network: Proposition 1 per layer, the consistency theorems, cascade feasibility, the report, errors."""
 
+import sys
 import types
 import warnings
 
@@ -148,6 +149,22 @@ def test_relu_last_layer(mode):
         net.apply_to(fitted)
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's memory counters are Linux's")
+def test_peak_memory_sees_an_allocation_in_the_block():
+    """The report's peak_mem_mb: an array of 200 MB touched (and freed) in the block shows, one of 1 MB not
+    much, and the block costs nothing per allocation (the kernel's high-water mark, not a trace)."""
+    from nettrim._layer import _peak_memory
+
+    with _peak_memory() as peak:
+        a = np.ones(25 * 2**20)            # 200 MB
+        del a
+    assert 190 <= peak() <= 400
+    with _peak_memory() as peak:
+        b = np.ones(2**17)                 # 1 MB
+        del b
+    assert 0 <= peak() < 50
+
+
 def test_cascade_never_makes_a_layer_infeasible():
     """With V = W_ℓᵀŶ⁽ℓ⁻¹⁾ and ε_ℓ² = γ Σ_Ω(...)², the original layer is feasible for its cascade program."""
     Ws, bs, X = random_net(4, sizes=(6, 14, 10, 4), P=70)
@@ -198,7 +215,8 @@ def test_report_columns_and_counts():
         assert row["bias_nnz_after"] == np.count_nonzero(net.biases[i])
         assert row["dead_neurons"] == np.sum(~U.any(axis=0))
         assert row["epsilon_rel"] == pytest.approx(0.2)
-        assert row["time"] > 0 and row["peak_mem_mb"] > 0 and row["iterations"] >= 1
+        assert row["time"] > 0 and row["iterations"] >= 1
+        assert row["peak_mem_mb"] >= 0 or (np.isnan(row["peak_mem_mb"]) and not sys.platform.startswith("linux"))
     Yh, Y = net.forward(X, return_all=True), forward(Ws, bs, X, return_all=True)
     np.testing.assert_allclose(rep["rel_error"], [np.linalg.norm(Yh[i] - Y[i]) / np.linalg.norm(Y[i])
                                                    for i in range(1, len(Y))], rtol=1e-10)
