@@ -39,11 +39,11 @@ the targets: iterations of the trained-layer family, speed-up over Clarabel and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import sys
 import time
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -95,19 +95,20 @@ def instance_names(quick: bool) -> list[str]:
 
 # ---------------------------------------------------------------------------------------------- helpers
 def _timed(fn, repeats: int, memory: bool = False):
-    """Median wall and CPU time of ``repeats`` calls; the last result; peak traced memory (MB) of one call."""
+    """Median wall and CPU time of ``repeats`` calls; the last result; the peak growth of resident memory (MB)
+    of the last call (:func:`nettrim._memory.peak_memory`, the kernel's counters: no cost to the timed call,
+    where tracing the allocations with tracemalloc slowed the solvers' small-array work many times over)."""
+    from nettrim._memory import peak_memory
+
     walls, cpus, out, peak = [], [], None, float("nan")
     for k in range(repeats):
-        trace = memory and k == repeats - 1
-        if trace:
-            tracemalloc.start()
-        w0, c0 = time.perf_counter(), time.process_time()
-        out = fn()
-        walls.append(time.perf_counter() - w0)
-        cpus.append(time.process_time() - c0)
-        if trace:
-            peak = tracemalloc.get_traced_memory()[1] / 2**20
-            tracemalloc.stop()
+        with peak_memory() if memory and k == repeats - 1 else contextlib.nullcontext(None) as measured:
+            w0, c0 = time.perf_counter(), time.process_time()
+            out = fn()
+            walls.append(time.perf_counter() - w0)
+            cpus.append(time.process_time() - c0)
+        if measured is not None:
+            peak = measured()
     return statistics.median(walls), statistics.median(cpus), out, peak
 
 
@@ -150,7 +151,7 @@ def _cell_fast(out, name, seed, repeats, memory):
     X, Y, eps, act, V = load_instance(name, out, seed)
     wall, cpu, sol, peak = _timed(lambda: fast.solve(X, Y, eps, activation=act, V=V), repeats, memory)
     # per-iteration time: difference of two fixed-length runs (no stopping, no polish), same process
-    k1, k2 = (20, 45) if not memory else (10, 25)      # (memory is traced on the large layers only)
+    k1, k2 = (20, 45) if not memory else (10, 25)      # (memory is measured on the large layers only)
     tight = {"activation": act, "V": V, "eps_abs": 1e-14, "eps_rel": 1e-14, "adaptive_rho": False, "polish": False}
     # CPU time (one BLAS thread): robust to other processes sharing the cores, unlike wall time
     t1 = _timed(lambda: fast.solve(X, Y, eps, max_iter=k1, **tight), repeats)[1]

@@ -153,7 +153,7 @@ def test_relu_last_layer(mode):
 def test_peak_memory_sees_an_allocation_in_the_block():
     """The report's peak_mem_mb: an array of 200 MB touched (and freed) in the block shows, one of 1 MB not
     much, and the block costs nothing per allocation (the kernel's high-water mark, not a trace)."""
-    from nettrim._layer import _peak_memory
+    from nettrim._memory import peak_memory as _peak_memory
 
     with _peak_memory() as peak:
         a = np.ones(25 * 2**20)            # 200 MB
