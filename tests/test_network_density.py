@@ -83,11 +83,19 @@ def test_common_density_is_reached_with_one_epsilon_for_every_layer(mode, target
 def test_per_layer_densities(mode, targets):
     Ws, bs, X = trained_net(1)
     net = prune_network(Ws, bs, X, density=targets, mode=mode)
-    assert len(net.search) == 3
+    assert_per_layer_search(net, targets, mode)
+
+
+def assert_per_layer_search(net, targets, mode) -> set:
+    """Each layer's search either meets its target (within the tolerance or one weight) or ends where it
+    must; returns the kinds of ending seen ("met", "jump", "floor")."""
+    assert len(net.search) == len(targets)
     sizes = net.report["n_in"] * net.report["n_out"]
+    kinds = set()
     for s, kept, target, size in zip(net.search, net.report["kept"], targets, sizes, strict=False):
         if s.converged:
             assert abs(kept - target) <= max(DENSITY_TOL, 1 / size)  # one weight
+            kinds.add("met")
         else:
             below = [t.epsilon for t in s.trials if t.kept < target]
             above = [t.epsilon for t in s.trials if t.kept > target]
@@ -95,12 +103,25 @@ def test_per_layer_densities(mode, targets):
                 # the kept share jumps over the window at one ε (the ℓ1 optimum there is not unique: exact
                 # solvers may return supports of different sizes): the search must have bracketed that jump
                 assert below and min(below) - max(above) <= 1e-2 * min(below)
+                kinds.add("jump")
             else:
                 # a cascade layer keeps less than its target even at its feasibility floor (the least ε_ℓ it
                 # may search): the search stops there, at the smallest ε it could try
                 assert mode == "cascade" and s.epsilon == min(below)
+                kinds.add("floor")
     if mode == "cascade":  # layers ≥ 2 search ε_ℓ at or above the γ = 1 value: still feasible, still optimal
         assert (net.report["status"] == "optimal").all()
+    return kinds
+
+
+def test_per_layer_targets_beyond_the_cascade_floor():
+    """Targets the cascade cannot reach: layers 2 and 3 keep less than 95 % even at their feasibility floor
+    (ε_ℓ at γ = 1), so their searches stop there, each with a warning; the test above never sees this."""
+    Ws, bs, X = trained_net(1)
+    with pytest.warns(UserWarning, match="layer 2: density target 0.95 not reached"):
+        net = prune_network(Ws, bs, X, density=[0.3, 0.95, 0.95], mode="cascade")
+    assert "floor" in assert_per_layer_search(net, [0.3, 0.95, 0.95], "cascade")
+    assert not net.search[1].converged and not net.search[2].converged
 
 
 def test_density_errors_name_the_argument():
