@@ -175,8 +175,11 @@ def cascade_program(original: ArrayLike, X: ArrayLike, Y: ArrayLike, *, activati
         eps_layer = float(np.sqrt(gamma * np.sum(D ** 2)))
         V = None
     if not np.isfinite(eps_layer) or eps_layer > SCALE_RANGE[1]:
-        raise ValueError(f"gamma = {gamma:g} makes the cascade layer's epsilon {eps_layer:.3g}, outside the "
-                         f"supported magnitudes (up to {SCALE_RANGE[1]:g}); gamma is a slack factor near 1")
+        if gamma > 1.0:
+            raise ValueError(f"gamma = {gamma:g} makes the cascade layer's epsilon {eps_layer:.3g}, outside the "
+                             f"supported magnitudes (up to {SCALE_RANGE[1]:g}); gamma is a slack factor near 1")
+        raise ValueError(f"the cascade layer's epsilon (the original layer's error on X) is {eps_layer:.3g}, "
+                         f"outside the supported magnitudes (up to {SCALE_RANGE[1]:g}): rescale the data")
     return eps_layer * kappa, V
 
 

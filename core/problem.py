@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import as_float_matrix, check_scalar, check_scale
+from ._validation import SCALE_RANGE, as_float_matrix, check_scalar, check_scale
 
 __all__ = ["LayerProblem", "layer_problem", "ACTIVATIONS", "Certificate", "CERTIFICATE_TOL"]
 
@@ -387,8 +387,9 @@ def layer_problem(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str
     ValueError
         Non-2-D, empty or non-finite arrays, mismatched P, negative ε, negative Y for relu,
         V with the wrong shape or given for a linear layer, an unknown activation, weights of the
-        wrong shape or not > 0; magnitudes outside :data:`~nettrim._validation.SCALE_RANGE` (1e-100 to
-        1e100, where norms and duality gaps stay inside double precision).
+        wrong shape or not > 0 or spanning more than 1e100 (max/min); magnitudes outside
+        :data:`~nettrim._validation.SCALE_RANGE` (1e-100 to 1e100, where norms and duality gaps stay inside
+        double precision).
 
     Examples
     --------
@@ -437,6 +438,11 @@ def layer_problem(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str
                              f"certificate undefined); the smallest is {weights.min():g}")
         check_scale(weights, "weights")
         check_scale(1.0 / weights, "1/weights")
+        spread = float(weights.max() / weights.min())
+        if spread > SCALE_RANGE[1]:
+            # the solvers divide the weights by their largest (the same program): the smallest must stay in range
+            raise ValueError(f"weights span {spread:.3g} (max/min), beyond the supported {SCALE_RANGE[1]:g}: the "
+                             "solvers divide them by their largest, which would leave the smallest out of range")
         weights = _readonly_view(weights)
     ball = (Y > 0) if activation == "relu" else np.ones(Y.shape, dtype=bool)
     X, Y, V, ball = (_readonly_view(a) for a in (X, Y, V, ball))

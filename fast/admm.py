@@ -241,7 +241,9 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     weights : array_like or tensor, shape (N, M), optional
         Positive ℓ1 weights c: minimize :math:`\sum_{ij} c_{ij}|W_{ij}|` instead of :math:`\|W\|_1`
         (reweighted ℓ1). The W²-step becomes the entrywise soft threshold :math:`\mathcal S_{c/\rho}`, and
-        the dual constraint behind the gap :math:`|(X\Lambda^\top)_{ij}| \le c_{ij}`.
+        the dual constraint behind the gap :math:`|(X\Lambda^\top)_{ij}| \le c_{ij}`. The iteration runs on
+        c/max c (the same program, whatever the units of c; ``info["weight_scale"]`` = max c, and Λ,
+        Γ and the gap are those of c itself).
     eps_abs, eps_rel : float
         Absolute and relative residual tolerances (≥ 0, not both 0): when the residual test holds the
         certificate is evaluated (and the iterate polished).
@@ -297,7 +299,8 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
         (Γ = ρU², N×M), ``factorization`` ("cholesky"/"woodbury"), ``reduced`` (linear reduction used),
         ``setup_time``, ``certificate_checks``, ``polishes`` (attempts), ``polished`` (the answer is a
         polished one), ``crossovers`` (ε = 0 simplex crossovers tried), ``polish_time``,
-        ``scale_x``/``scale_y`` (the normalization), ``relaxed`` (None, or
+        ``scale_x``/``scale_y`` (the normalization), ``weight_scale`` (max c, with weights other than
+        max c = 1 only), ``relaxed`` (None, or
         ε' and the ε = 0 iterations when an ε = 0 program was finished within tolerance, see above).
 
     Raises

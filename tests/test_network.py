@@ -1,6 +1,5 @@
 """prune_network: Proposition 1 per layer, the consistency theorems, cascade feasibility, the report, errors."""
 
-import sys
 import types
 import warnings
 
@@ -149,20 +148,35 @@ def test_relu_last_layer(mode):
         net.apply_to(fitted)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's memory counters are Linux's")
 def test_peak_memory_sees_an_allocation_in_the_block():
     """The report's peak_mem_mb: an array of 200 MB touched (and freed) in the block shows, one of 1 MB not
-    much, and the block costs nothing per allocation (the kernel's high-water mark, not a trace)."""
-    from nettrim._memory import peak_memory as _peak_memory
+    much; the same work measures the same again (memory freed before the block is not reused unseen);
+    nested blocks each see their own peak; NaN only where the kernel has no such counters."""
+    from nettrim._memory import peak_memory
 
-    with _peak_memory() as peak:
+    with peak_memory() as probe:
+        pass
+    if np.isnan(probe()):
+        pytest.skip("no /proc/self/clear_refs here: peak memory is not measured (NaN)")
+    with peak_memory() as peak:
         a = np.ones(25 * 2**20)            # 200 MB
         del a
     assert 190 <= peak() <= 400
-    with _peak_memory() as peak:
-        b = np.ones(2**17)                 # 1 MB
-        del b
-    assert 0 <= peak() < 50
+    runs = []
+    for _ in range(3):
+        with peak_memory() as peak:
+            b = np.ones((1000, 3000))      # 24 MB, then an 8 MB product
+            c = b @ b.T
+            del b, c
+        runs.append(peak())
+    assert min(runs) >= 0.8 * max(runs) and min(runs) >= 25, runs
+    with peak_memory() as outer:
+        a = np.ones(25 * 2**20)
+        del a
+        with peak_memory() as inner:
+            d = np.ones(2**17)             # 1 MB
+            del d
+    assert 190 <= outer() <= 400 and 0 <= inner() < 50
 
 
 def test_cascade_never_makes_a_layer_infeasible():
@@ -216,7 +230,7 @@ def test_report_columns_and_counts():
         assert row["dead_neurons"] == np.sum(~U.any(axis=0))
         assert row["epsilon_rel"] == pytest.approx(0.2)
         assert row["time"] > 0 and row["iterations"] >= 1
-        assert row["peak_mem_mb"] >= 0 or (np.isnan(row["peak_mem_mb"]) and not sys.platform.startswith("linux"))
+        assert row["peak_mem_mb"] >= 0 or np.isnan(row["peak_mem_mb"])   # NaN: no kernel counters here
     Yh, Y = net.forward(X, return_all=True), forward(Ws, bs, X, return_all=True)
     np.testing.assert_allclose(rep["rel_error"], [np.linalg.norm(Yh[i] - Y[i]) / np.linalg.norm(Y[i])
                                                    for i in range(1, len(Y))], rtol=1e-10)

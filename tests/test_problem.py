@@ -181,6 +181,22 @@ def test_weights_must_be_positive(bad):
         layer_problem(X, Y, 0.0, weights=np.ones((W.shape[0] + 1, W.shape[1])))
 
 
+def test_weights_spanning_more_than_the_supported_range_are_named():
+    """Each weight within 1e±100 but together spanning more: the solvers divide by the largest (the same
+    program), which would take the smallest out of range, so layer_problem refuses them by name."""
+    from nettrim import fast, reference
+
+    X, W, Y = relu_layer()
+    w = np.ones(W.shape)
+    w[0, 0], w[1, 1] = 1e-60, 1e50
+    for call in (lambda: layer_problem(X, Y, 0.1, weights=w), lambda: fast.solve(X, Y, 0.1, weights=w),
+                 lambda: reference.solve(X, Y, 0.1, weights=w)):
+        with pytest.raises(ValueError, match=r"^weights span 1e\+110 \(max/min\)"):
+            call()
+    w[1, 1] = 1e39                                  # a span of 1e99 is accepted
+    assert layer_problem(X, Y, 0.1, weights=w).weights.max() == 1e39
+
+
 def test_active_and_inactive_are_complements_for_both_activations():
     X, W, Y = relu_layer()
     for act, Yl in (("relu", Y), ("linear", W.T @ X)):
