@@ -245,27 +245,28 @@ def consistency_cell(s: Setting, seed: int, cache_dir: str, mode: str, eps: floa
         bound = e[:ell].sum() if mode == "parallel" else e[0] * np.sqrt(s.gamma ** (ell - 1))
         rows.append(dict(dataset=s.dataset, mode=mode, eps=eps, layer=ell, scale=scale,
                          measured=float(np.linalg.norm(Yh[ell] - Y[ell])), bound=float(bound),
-                         step_bound=_step_bound(net, W, Y, Yh, ell, mode),
+                         step_bound=step_bound(net, W, b, Y, Yh, ell, mode),
                          y_norm=float(np.linalg.norm(Y[ell])), status=net.report["status"].iloc[ell - 1],
                          violation=net.report["violation"].iloc[ell - 1]))
     return rows
 
 
-def _step_bound(net, W, Y, Yh, ell, mode) -> float:
-    r"""The per-layer step the theorems are built from (bias-free network, linear last layer).
+def step_bound(net, W, b, Y, Yh, ell, mode) -> float:
+    r"""The per-layer step the consistency theorems are built from, for layer ``ell`` of the original network
+    (``W``, ``b``; signals ``Y``) pruned into ``net`` (signals ``Yh``), samples in rows.
 
     Parallel: :math:`\varepsilon_\ell + \|\hat W_\ell\|_2\,\|\hat Y^{(\ell-1)} - Y^{(\ell-1)}\|_F`
-    (Proposition 1 on the original signal, then the 1-Lipschitz ReLU). Cascade:
-    :math:`\sqrt{\varepsilon_\ell^2 + \|(V_{\Omega^c})_+\|^2}`, V = :math:`W_\ell^\top\hat Y^{(\ell-1)}` the
-    program's bound on Ωᶜ (0 for the linear last layer). Unlike the
-    theorems' sums, it is tight past the first layer, where link normalization makes the sums far exceed
-    the signals."""
+    (Proposition 1 on the original signal, then the 1-Lipschitz activation; the bias row cancels in the
+    difference). Cascade: :math:`\sqrt{\varepsilon_\ell^2 + \|(V_{\Omega^c})_+\|^2}`, with
+    V = :math:`W_\ell^\top\hat Y^{(\ell-1)} + b_\ell` the program's bound on Ωᶜ (no Ωᶜ term for a linear
+    last layer). Unlike the theorems' sums, it is tight past the first layer, where link normalization makes
+    the sums far exceed the signals."""
     e = float(net.report["epsilon"].iloc[ell - 1])
     if mode == "parallel":
         return e + float(np.linalg.norm(net.weights[ell - 1], 2) * np.linalg.norm(Yh[ell - 1] - Y[ell - 1]))
-    if ell == len(W):
+    if ell == len(W) and net.last_activation == "linear":
         return e
-    V = Yh[ell - 1] @ W[ell - 1]
+    V = Yh[ell - 1] @ W[ell - 1] + (0.0 if b is None else b[ell - 1])
     return float(np.sqrt(e ** 2 + np.sum(np.maximum(V, 0.0)[Y[ell] <= 0] ** 2)))
 
 

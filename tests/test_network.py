@@ -98,27 +98,15 @@ def test_consistency_bounds_on_link_normalized_network(eps):
 
 
 def assert_layer_bounds(net, W, b, X, mode, slack=TOL):
-    """The per-layer step of the consistency theorems, on the calibration data (samples in rows).
+    """The per-layer step of the consistency theorems (nettrim.experiments.pruning.step_bound) holds on the
+    calibration data, to the solver's violation tolerance (relative to ‖Y⁽ℓ⁾‖)."""
+    from nettrim.experiments.pruning import step_bound
 
-    Parallel: layer ℓ's program has the original signal Y⁽ℓ⁻¹⁾ as input, so Proposition 1 and the
-    1-Lipschitz activations give ‖Ŷ⁽ℓ⁾ − Y⁽ℓ⁾‖ ≤ ε_ℓ + ‖Ŵ_ℓ‖₂‖Ŷ⁽ℓ⁻¹⁾ − Y⁽ℓ⁻¹⁾‖ (the bias row cancels in the
-    difference). Cascade: its input is the pruned signal Ŷ⁽ℓ⁻¹⁾ and its inequality (ÛᵀŶ)_Ωᶜ ≤ V_Ωᶜ with
-    V = W_ℓᵀŶ⁽ℓ⁻¹⁾, so ‖Ŷ⁽ℓ⁾ − Y⁽ℓ⁾‖² ≤ ε_ℓ² + ‖(V_Ωᶜ)₊‖² (0 for the linear last layer). Each bound is
-    checked to the solver's violation tolerance (relative to ‖Y⁽ℓ⁾‖).
-    """
-    Y = forward(W, b, X, return_all=True)
+    Y = forward(W, b, X, last_activation=net.last_activation, return_all=True)
     Yh = net.forward(X, return_all=True)
-    e = net.report["epsilon"].to_numpy()
     for ell in range(1, len(W) + 1):
         measured = np.linalg.norm(Yh[ell] - Y[ell])
-        if mode == "parallel":
-            carried = np.linalg.norm(net.weights[ell - 1], 2) * np.linalg.norm(Yh[ell - 1] - Y[ell - 1])
-            bound = e[ell - 1] + carried
-        else:
-            last = ell == len(W)
-            V = Yh[ell - 1] @ W[ell - 1] + (0.0 if b is None else b[ell - 1])
-            off = np.maximum(V, 0.0)[(Y[ell] <= 0) & (not last)]
-            bound = np.sqrt(e[ell - 1] ** 2 + np.sum(off ** 2))
+        bound = step_bound(net, W, b, Y, Yh, ell, mode)
         assert measured <= bound + slack * np.linalg.norm(Y[ell]), (mode, ell, measured, bound)
 
 
@@ -143,6 +131,7 @@ def test_relu_last_layer(mode):
     assert prob.relu_error(Ut) <= prob.epsilon + TOL * prob.y_norm
     if mode == "cascade":      # its input is the pruned signal: the program's error is the network's
         assert prob.relu_error(Ut) == pytest.approx(np.linalg.norm(out - Y[-1]), rel=1e-9)
+    assert_layer_bounds(net, Ws, bs, X, mode)
     fitted = types.SimpleNamespace(coefs_=list(Ws), intercepts_=list(bs), activation="relu")
     with pytest.raises(ValueError, match="apply_to needs linear logits"):
         net.apply_to(fitted)
