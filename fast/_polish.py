@@ -99,6 +99,13 @@ _SCHUR_SPREAD = 1e-5
 # 53.8 / 58.3 / 68.7, mnist-L1-e0.2 29.4 / 21.3 / —, digits and mnist-L2 layers equal or faster at 0.3.
 _WORKING_SET = 0.3
 _WORKING_MIN = 200
+# ... and, when the ADMM iterate's support holds less than _COLUMN_SHARE of more than _COLUMN_MIN candidate
+# inputs, on that support first (the other candidates join when their optimality condition fails): on the
+# MNIST 785×300 layer (ε = 0.4) the active-set rounds had grown a quarter of the neurons' candidate sets to
+# 300–490 inputs for supports of 60–90, and those QPs (k²n flops per interior point iteration) took 5.8 of
+# the 7.9 s of all neuron QPs (a script outside the repository).
+_COLUMN_SHARE = 0.5
+_COLUMN_MIN = 100
 # The multiplier LP (BallPolish._repair_dual) puts λ first on the _COL_SHARE of the tight rows R (at least
 # _COL_MIN) where the cheap multiplier is largest, on all of R only when they hold none: on the MNIST 785×300
 # cascade layer at ε = 0.4 a dead neuron has R = Ωᶜ_m (~2,500 samples), the LPs' answers had 11–77
@@ -504,7 +511,7 @@ class BallPolish:
         strikes = np.where(bad, strikes + 1, 0)
         strikes[clash] = 3                  # nothing to move: which bound binds is for the exact program
         for m in np.flatnonzero(strikes >= 3):
-            S_mask[m], sign[m], T_mask[m] = self._neuron_qp(m, S_mask[m] | S_first[m], t)
+            S_mask[m], sign[m], T_mask[m] = self._neuron_qp(m, S_mask[m] | S_first[m], t, first=S_first[m])
         return S_mask, sign, T_mask, strikes
 
     def _repair_dual(self, m, w, lam, z):
@@ -523,29 +530,37 @@ class BallPolish:
         R = np.flatnonzero(self.inactive[m] & (z >= self.V[m] - _TIGHT_LP * self.y_max))
         if R.size == 0:
             return None
-        Om = self.omega[m]
-        g0 = X[:, Om] @ lam[Om]
+        ball = self.ball[m]
+        # products with X over all P columns (the entries off Ω_m, resp. R, zeroed) instead of with copies of
+        # its columns: X[:, R] (N×|R|, |R| up to |Ωᶜ_m|) is copied only for the LP below
+        g0 = X @ np.where(ball, lam, 0.0)
         cost = np.ones(X.shape[0]) if self.c is None else self.c[m]
         S = w != 0
-        XR = X[:, R]
-        A_eq = XR[S] if S.any() else None
-        b_eq = -np.sign(w[S]) * cost[S] - g0[S] if S.any() else None
+        Si = np.flatnonzero(S)
+        A_eq = X[np.ix_(Si, R)] if Si.size else None
+        b_eq = -np.sign(w[S]) * cost[S] - g0[S] if Si.size else None
         off = ~S
-        if S.any():
+
+        def g_of(lam_R):
+            full = np.zeros(X.shape[1])
+            full[R] = lam_R
+            return g0 + X @ full
+
+        if Si.size:
             # first the nonnegative least-squares multiplier of the equalities (cheap), kept when it also
             # meets the bounds off S
             lam_R, res = nnls(A_eq, b_eq, maxiter=50 * R.size)
             if res > _NNLS_INFEASIBLE * max(float(np.linalg.norm(b_eq)), 1.0):
                 return None        # no λ ≥ 0 meets the equalities (NNLS is exact): the weights are wrong
-            g = g0 + XR @ lam_R
-            if res <= _ROUND_OFF * max(float(np.linalg.norm(b_eq)), 1.0) and np.all(np.abs(g[off]) <= cost[off]):
+            if res <= _ROUND_OFF * max(float(np.linalg.norm(b_eq)), 1.0) and \
+                    np.all(np.abs(g_of(lam_R)[off]) <= cost[off]):
                 return self._row(m, lam, R, lam_R)
-            if R.size <= S.sum() and np.linalg.matrix_rank(A_eq) == R.size:
+            if R.size <= Si.size and np.linalg.matrix_rank(A_eq) == R.size:
                 return None        # the equalities fix λ: no other multiplier can meet the bounds off S
         else:
             # a dead neuron: the ADMM's own multiplier on R often meets the bounds already
             lam_R = np.maximum(self._lam_admm[m, R], 0.0)
-            if np.all(np.abs(g0 + XR @ lam_R) <= cost):
+            if np.all(np.abs(g_of(lam_R)) <= cost):
                 return self._row(m, lam, R, lam_R)
         # λ on a subset of R first, the columns where the cheap multiplier (lam_R or the ADMM's) is largest:
         # any λ ≥ 0 there that meets every condition is a multiplier (0 on the other columns); only when the
@@ -553,12 +568,12 @@ class BallPolish:
         k = max(_COL_MIN, int(_COL_SHARE * R.size))
         if k < R.size:
             cols = np.sort(np.argsort(-np.maximum(lam_R, self._lam_admm[m, R]), kind="stable")[:k])
-            x = _multiplier_lp(XR[:, cols], g0, cost, S, b_eq)
+            x = _multiplier_lp(X[:, R[cols]], g0, cost, S, b_eq)
             if x is not None:
                 full = np.zeros(R.size)
                 full[cols] = x
                 return self._row(m, lam, R, full)
-        x = _multiplier_lp(XR, g0, cost, S, b_eq)
+        x = _multiplier_lp(X[:, R], g0, cost, S, b_eq)
         return None if x is None else self._row(m, lam, R, x)
 
     def _row(self, m, lam, R, lam_R):
@@ -568,17 +583,23 @@ class BallPolish:
         row[R] = lam_R
         return row
 
-    def _neuron_qp(self, m, C_row, t):
+    def _neuron_qp(self, m, C_row, t, first=None):
         r"""The face of neuron m from its program at fixed t on the candidate inputs C (a convex QP).
 
         :math:`\min_u \sum_{i\in C} c_i|u_i| + \frac{1}{2t}\|A_m u - y_m\|^2` subject to every
         inequality of :math:`\Omega^c_m`, solved by :func:`~nettrim.fast._qp.lasso_qp` (primal or dual form):
-        the entries that end nonzero form S (with their signs), the inequalities that end active form T. Most
-        of the |Ωᶜ_m| inequalities (thousands on a convolutional layer) are far from their bounds, so the QP is
-        first solved with the
-        :data:`_WORKING_SET` share nearest to binding at the ADMM iterate, and the inequalities its answer
-        breaks (or meets to round-off) are added until there are none (constraint generation): the answer
-        then solves the whole QP.
+        the entries that end nonzero form S (with their signs), the inequalities that end active form T.
+
+        Both dimensions are generated. Most of the |Ωᶜ_m| inequalities (thousands on a convolutional layer)
+        are far from their bounds, so the QP is first solved with the :data:`_WORKING_SET` share nearest to
+        binding at the ADMM iterate, and the inequalities its answer breaks (or meets to round-off) are added
+        until there are none. When ``first`` (the ADMM iterate's support, N booleans) holds less than
+        :data:`_COLUMN_SHARE` of many candidates, the QP starts on those inputs only, and an input i left out
+        joins when its optimality condition at :math:`u_i = 0` fails,
+        :math:`|a_i^\top(A_m u - y_m)/t + b_i^\top\nu| > c_i` (ν the multipliers of the inequalities, 0 off
+        the working set). When neither test adds anything the answer solves the whole QP: u is feasible for
+        every inequality, and the KKT conditions of the restricted QP with these two tests are those of the
+        whole one.
         """
         C = np.flatnonzero(C_row)
         N, P = self.X.shape[0], self.Y.shape[1]
@@ -587,6 +608,7 @@ class BallPolish:
             return S_new, sign_new, T_new
         Oc = np.flatnonzero(self.inactive[m])
         Om = self.omega[m]
+        y = self.Y[m, Om]
         A = self.X[np.ix_(C, Om)].T                      # |Ω_m|×|C|
         weights = np.ones(C.size) if self.c is None else self.c[m, C]
         B_all = self.X[np.ix_(C, Oc)].T                  # |Ωᶜ|×|C|
@@ -596,17 +618,34 @@ class BallPolish:
         if Oc.size:
             gap = self._z_admm[m, Oc] - v_all             # ≥ 0: broken by the iterate, near 0: nearly binding
             work[np.argsort(-gap, kind="stable")[:n0]] = True
+        cols = np.ones(C.size, dtype=bool)
+        if first is not None:
+            start = first[C]
+            if C.size > _COLUMN_MIN and 0 < start.sum() < _COLUMN_SHARE * C.size:
+                cols = start.copy()
         tol = _ROUND_OFF * 1e2 * self.y_max
         while True:
-            idx = np.flatnonzero(work)
-            sign, active, u = lasso_qp(A, self.Y[m, Om], t, weights, B_all[idx], v_all[idx],
-                                       gram=lambda: self._normal_equations(m, C))
-            near = ~work & (B_all @ u > v_all - tol)       # broken, or binding to round-off
-            if not near.any():
+            ci = np.flatnonzero(cols)
+            A_c, B_c = A[:, ci], B_all[:, ci]
+            while True:
+                idx = np.flatnonzero(work)
+                sign, active, u, nu = lasso_qp(A_c, y, t, weights[ci], B_c[idx], v_all[idx],
+                                               gram=lambda ci=ci: self._normal_equations(m, C[ci]),
+                                               multipliers=True)
+                near = ~work & (B_c @ u > v_all - tol)     # broken, or binding to round-off
+                if not near.any():
+                    break
+                work |= near
+            if cols.all():
                 break
-            work |= near
-        S_new[C] = sign != 0
-        sign_new[C] = sign
+            out = np.flatnonzero(~cols)
+            g = A[:, out].T @ ((A_c @ u - y) / t) + B_all[np.ix_(idx, out)].T @ nu
+            enter = np.abs(g) > weights[out] * (1 + _ROUND_OFF * 1e2)
+            if not enter.any():
+                break
+            cols[out[enter]] = True
+        S_new[C[ci]] = sign != 0
+        sign_new[C[ci]] = sign
         T_new[Oc[idx[active]]] = True
         return S_new, sign_new, T_new
 

@@ -30,18 +30,19 @@ __all__ = ["lasso_qp", "_lasso_qp", "_lasso_qp_dual", "_cho_regularized"]
 _DIVERGED = 1e3
 
 
-def lasso_qp(A, y, t, cost, B, v, gram=None):
+def lasso_qp(A, y, t, cost, B, v, gram=None, multipliers=False):
     """The fixed-t neuron program (module docstring) in whichever form has the smaller Newton system: the
     dual when its p + n multipliers are fewer than the k weights, else the primal (``gram``: a callable
-    returning :math:`(A^\\top A, A^\\top y)`, when the caller forms them more cheaply). Returns (sign, active, u)."""
+    returning :math:`(A^\\top A, A^\\top y)`, when the caller forms them more cheaply). Returns (sign, active, u),
+    and with ``multipliers`` also ν ≥ 0, the multipliers of :math:`Bu \\le v`."""
     p, k = A.shape
     if p + B.shape[0] < k:
-        return _lasso_qp_dual(A, y, t, cost, B, v)
+        return _lasso_qp_dual(A, y, t, cost, B, v, multipliers=multipliers)
     H, g = gram() if gram is not None else (A.T @ A, A.T @ y)
-    return _lasso_qp(H / t, g / t, cost, B, v)
+    return _lasso_qp(H / t, g / t, cost, B, v, multipliers=multipliers)
 
 
-def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
+def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9, multipliers: bool = False):
     r"""Signs and active inequalities of :math:`\min_u c^\top|u| + \frac12 u^\top H u - g^\top u` s.t. :math:`Bu \le v`.
 
     With :math:`u = u^+ - u^-`, :math:`u^\pm \ge 0` this is a convex QP (H ⪰ 0, small and dense), solved by
@@ -52,7 +53,8 @@ def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
     :math:`E = 1/D^+ + 1/D^-`, for the net step :math:`\delta = \delta u^+ - \delta u^-`. A bound (or
     inequality) counts as active when its multiplier exceeds its slack; the run continues until the
     complementarity is far below the residuals, so that this split is unambiguous. Returns the sign of
-    each entry (0 where both bounds are active), the active rows of B and u.
+    each entry (0 where both bounds are active), the active rows of B and u (and, with ``multipliers``, the
+    multipliers ν ≥ 0 of :math:`Bu \\le v`).
     """
     k, n = H.shape[0], B.shape[0]
     up, um = np.zeros(k), np.zeros(k)
@@ -118,10 +120,12 @@ def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
         lam += al * dl
     free_p, free_m = ~(lp > sp), ~(lm > sm)
     sign = np.where(free_p & ~free_m, 1.0, np.where(free_m & ~free_p, -1.0, 0.0))
+    if multipliers:
+        return sign, lB > sB, up - um, lB.copy()
     return sign, lB > sB, up - um
 
 
-def _lasso_qp_dual(A, y, t, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
+def _lasso_qp_dual(A, y, t, cost, B, v, max_iter: int = 40, tol: float = 1e-9, multipliers: bool = False):
     r"""(sign, active, u) of the fixed-t neuron program (module docstring) from its dual, as :func:`_lasso_qp`.
 
     With :math:`\lambda = (Au - y)/t` (p) and the multipliers :math:`\nu \ge 0` of :math:`Bu \le v` (n), the dual
@@ -144,7 +148,7 @@ def _lasso_qp_dual(A, y, t, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
     n = B.shape[0]
     r = p + n
     if r == 0:                                         # nothing but the ℓ1 term: u = 0
-        return np.zeros(k), np.zeros(0, dtype=bool), np.zeros(k)
+        return (np.zeros(k), np.zeros(0, dtype=bool), np.zeros(k)) + ((np.zeros(0),) if multipliers else ())
     G = np.vstack([A, B]) if n else A                  # r×k: Gᵀz = Aᵀλ + Bᵀν
     q = np.concatenate([y, v])
     qdiag = np.concatenate([np.full(p, float(t)), np.zeros(n)])
@@ -210,6 +214,8 @@ def _lasso_qp_dual(A, y, t, cost, B, v, max_iter: int = 40, tol: float = 1e-9):
     m1, m2, m3 = mult[:k], mult[k:2 * k], mult[2 * k:]
     pos, neg = m2 > s2, m1 > s1
     sign = np.where(pos & ~neg, 1.0, np.where(neg & ~pos, -1.0, 0.0))
+    if multipliers:
+        return sign, s3 > m3, m2 - m1, np.maximum(z[p:], 0.0)
     return sign, s3 > m3, m2 - m1
 
 

@@ -543,3 +543,29 @@ def test_degenerate_trained_layer_lp_is_polished_to_the_highs_optimum(bench_out)
     prob = nettrim.layer_problem(X, Y, 0.0)
     assert prob.violation(sol.W) <= VIOLATION_TOL and prob.gap(sol.W, sol.dual) <= GAP_TOL
     assert sol.objective == pytest.approx(exact.objective, rel=1e-6)
+
+
+def test_neuron_qp_with_generated_inputs_solves_the_whole_qp(monkeypatch):
+    """With many candidate inputs and a small start (``first``, the ADMM iterate's support) the neuron QP
+    prices the inputs it left out with the multipliers of its answer and adds those that break their
+    optimality condition: from an uninformative start it must end on the face of the QP on every candidate."""
+    import nettrim.fast._polish as pol
+
+    layer = random_layer(150, 4, 400, activation="relu", gain=0.3, seed=[6, 2])
+    ball = layer.Y > 0
+    V = np.zeros_like(layer.Y)
+    polisher = pol.BallPolish(layer.X, layer.Y, V, ball, layer.epsilon)
+    polisher._z_admm = layer.W0.T @ layer.X
+    N = layer.X.shape[0]
+    C_row = np.ones(N, dtype=bool)
+    rng = np.random.default_rng(2)
+    entered = 0
+    for m in range(layer.Y.shape[0]):
+        full = polisher._neuron_qp(m, C_row, 2.0)
+        first = np.zeros(N, dtype=bool)
+        first[rng.choice(N, 10, replace=False)] = True          # a useless hint: pricing must do the work
+        generated = polisher._neuron_qp(m, C_row, 2.0, first=first)
+        for a, b in zip(full, generated, strict=True):
+            np.testing.assert_array_equal(a, b)
+        entered += int((full[0] & ~first).sum())
+    assert entered >= 20            # inputs outside the start that the answer needs had to be priced in

@@ -111,3 +111,27 @@ def test_ball_multiplier_bracket_moves_only_on_exact_faces_once_bounded():
     assert pol._bracket(1.2, 1.3, exact=True) == 1.3             # exact again: t* > 1.2
     assert pol._bracket(1.3, 0.1, exact=True) == pytest.approx(np.sqrt(1.2 * 1.3))   # t* in (1.2, 1.3)
     assert (pol.t_lo, pol.t_hi) == (1.2, 1.3)
+
+
+def test_multipliers_meet_the_kkt_conditions_in_both_forms():
+    """The multipliers ν ≥ 0 of Bu ≤ v that both forms return (the polish prices left-out inputs with them)
+    satisfy the QP's KKT conditions: g = Aᵀ(Au − y)/t + Bᵀν equals −c·sign(u) on the support, |g| ≤ c off
+    it, and ν vanishes on the inequalities that do not bind. (The primal form is checked where the dispatcher
+    uses it, p + n ≥ k: with fewer rows than weights its Hessian is singular.)"""
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        p, k, n = int(rng.integers(1, 25)), int(rng.integers(1, 60)), int(rng.integers(0, 20))
+        A, y, t, c, B, v = draw(rng, p, k, n)
+        answers = [_qp._lasso_qp_dual(A, y, t, c, B, v, multipliers=True),
+                   _qp.lasso_qp(A, y, t, c, B, v, multipliers=True)]
+        if p + n >= k:
+            answers.append(_qp._lasso_qp(A.T @ A / t, A.T @ y / t, c, B, v, multipliers=True))
+        for sign, active, u, nu in answers:
+            scale = max(1.0, float(np.abs(c).max()), float(np.abs(y).max()))
+            assert nu.shape == (n,) and np.all(nu >= 0)
+            g = A.T @ (A @ u - y) / t + B.T @ nu
+            on = sign != 0
+            np.testing.assert_allclose(g[on], -c[on] * sign[on], atol=1e-6 * scale)
+            assert np.all(np.abs(g[~on]) <= c[~on] + 1e-6 * scale)
+            assert np.all(nu[~active] <= 1e-6 * scale)
+            assert np.all(np.abs(B @ u - v)[nu > 1e-6 * scale] <= 1e-6 * scale)
