@@ -215,7 +215,7 @@ def _lasso_qp_dual(A, y, t, cost, B, v, max_iter: int = 40, tol: float = 1e-9, m
     pos, neg = m2 > s2, m1 > s1
     sign = np.where(pos & ~neg, 1.0, np.where(neg & ~pos, -1.0, 0.0))
     if multipliers:
-        return sign, s3 > m3, m2 - m1, np.maximum(z[p:], 0.0)
+        return sign, s3 > m3, m2 - m1, s3.copy()    # ν = s3, the slack of −ν ≤ 0 (restored with s on divergence)
     return sign, s3 > m3, m2 - m1
 
 
