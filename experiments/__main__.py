@@ -45,7 +45,8 @@ ALL = ["cross-check", "phase-transition", "prune-digits", "prune-mnist"]
 
 
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--quick", action="store_true", help="a coarse run (about a minute per experiment)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a coarse run on small grids (minutes; the full runs take tens of minutes to hours)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="results folder (default: results/)")
     parser.add_argument("--figures", type=Path, default=None,
                         help="figures and tables folder (default: OUT/figures; --figures figures regenerates the "
