@@ -48,7 +48,7 @@ from ._schemes import Config, prepare, run_scheme, search_common, search_per_lay
 from ._threads import limit_blas
 from ._validation import check_scalar
 from .magnitude import magnitude_prune
-from .solution import OPTIMAL, ConvergenceWarning
+from .solution import OPTIMAL, ConvergenceWarning, gap_certifies
 
 __all__ = ["prune_network", "PrunedNetwork", "forward", "link_normalize", "magnitude_prune", "MODES", "SOLVERS",
            "REPORT_COLUMNS", "DEFAULT_EPSILON", "prune_layer", "refit_layer", "cascade_program", "LayerResult",
@@ -253,6 +253,9 @@ def _sequence(value, name, L):
     if value is None:
         return None
     if isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) > 0:
+        if np.ndim(value) > 1:
+            raise ValueError(f"{name} must be one number or a flat list of one per layer, got shape "
+                             f"{np.shape(value)}")
         values = list(np.asarray(value, dtype=object).ravel())
         if len(values) != L:
             raise ValueError(f"{name} has {len(values)} entries but the network has {L} layers; "
@@ -284,8 +287,8 @@ def _uncertified(row, options) -> str:
     tol_violation, tol_gap = options.get("eps_violation"), options.get("eps_gap")
     if tol_violation is not None and row["violation_l1"] > tol_violation:
         problems.append(f"relative violation {row['violation_l1']:.2e} > eps_violation = {tol_violation:g}")
-    if tol_gap is not None and not row["gap"] <= tol_gap:
-        problems.append(f"certified gap {row['gap']:.2e} > eps_gap = {tol_gap:g}")
+    if tol_gap is not None and not gap_certifies(row["gap"], tol_gap):
+        problems.append(f"certified gap {row['gap']:.2e} outside ±eps_gap = {tol_gap:g}")
     return "; ".join(problems)
 
 

@@ -64,6 +64,11 @@ CERTIFICATE_TOL = 1e-6
 # that is feasible on the boundary (d = 0 exactly) cannot pass on round-off alone.
 _CERTIFICATE_VALUE_FLOOR = 1e-9
 
+#: An inequality of Ωᶜ counts as slack for :meth:`LayerProblem.complementary_dual` when the response is
+#: below its bound by more than this times max|Y|: 10× the polish's round-off margin (fast/_polish.py
+#: ``_ROUND_OFF`` = 1e-10), far above double round-off, far below any bound that binds.
+SLACK_TOL = 1e-9
+
 
 @dataclass(frozen=True)
 class Certificate:
@@ -283,13 +288,34 @@ class LayerProblem:
             Lam /= scale
         return Lam
 
+    def complementary_dual(self, U: ArrayLike, Lam: ArrayLike) -> np.ndarray:
+        r"""Λ with its multipliers zeroed on the inequalities that U leaves slack, made dual-feasible.
+
+        At an optimum :math:`\lambda_p (V_p - (U^\top X)_p) = 0` on :math:`\Omega^c` (complementary
+        slackness). A solver's Λ carries round-off multipliers on inequalities far from binding, and each
+        adds :math:`-\lambda_p V_p` to the dual value: with V in the 1e12s (a bound meant never to bind),
+        multipliers of 1e-16 cost a gap of 1e-4 and more. The multipliers where
+        :math:`(U^\top X)_p < V_p - 10^{-9}\max|Y|` (:data:`SLACK_TOL`) are set to 0 and the result goes
+        through :meth:`project_dual`, so it is dual-feasible whatever Λ was: a second candidate for the
+        certificate of U, never worse in validity, better in value where those multipliers were noise.
+        """
+        L = as_float_matrix(Lam, "Lam", shape=(self.M, self.P)).copy()
+        inactive = self.inactive
+        if inactive.any():
+            Z = self._operand(U, "U", "U").T @ self.X
+            L[inactive & (Z < self.V - SLACK_TOL * self.y_max)] = 0.0
+        return self.project_dual(L)
+
     def gap(self, U: ArrayLike, Lam: ArrayLike, *, project: bool = True) -> float:
         """Relative duality gap :math:`(\\|U\\|_1 - d(\\Lambda)) / \\|U\\|_1` (0 when U = 0).
 
         Λ is first made dual-feasible by :meth:`project_dual` unless ``project=False``. For a feasible U
         the gap is ≥ 0 and bounds its relative suboptimality; a slightly infeasible U can show a
-        slightly negative gap.
+        slightly negative gap, and a gap below −tol proves ‖U‖₁ below the optimum by more than tol
+        (weak duality; :func:`nettrim.solution.gap_certifies`).
         """
+        if not isinstance(project, (bool, np.bool_)):
+            raise TypeError(f"project must be a bool, got {type(project).__name__}")
         p = self.objective(U)
         if p == 0.0:
             self._operand(Lam, "Lam", "Z")
@@ -336,10 +362,11 @@ class LayerProblem:
         """
         tol = check_scalar(tol, "tol", low=0.0)
         Lam = as_float_matrix(Lam, "Lam", shape=(self.M, self.P))
-        nrm = float(np.linalg.norm(Lam))
-        if nrm == 0.0:
+        top = float(np.max(np.abs(Lam))) if Lam.size else 0.0
+        if top == 0.0:
             return Certificate(False, float("nan"), 0.0, 0.0, 0.0)
-        L = Lam / nrm
+        L = Lam / top                 # first by max|Λ|: the Frobenius norm of a Λ near 1e±160 leaves the doubles
+        L /= np.linalg.norm(L)
         inactive = self.inactive
         sign = float(max(-np.min(L[inactive]), 0.0)) if inactive.any() else 0.0
         L[inactive] = np.maximum(L[inactive], 0.0)
@@ -417,7 +444,11 @@ def layer_problem(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str
     epsilon = check_scalar(epsilon, "epsilon", low=0.0)
     check_scale(X, "X")
     check_scale(Y, "Y")
-    check_scale(epsilon, "epsilon")
+    check_scale(epsilon, "epsilon", small=False)
+    if 0.0 < epsilon < SCALE_RANGE[0]:
+        # not a units problem: a program this close to ε = 0 is the ε = 0 program to double precision
+        raise ValueError(f"epsilon = {epsilon:.3g} is positive but below {SCALE_RANGE[0]:g}; pass epsilon=0 for the "
+                         "exact-fit program (its answer is feasible for any epsilon >= 0)")
     if activation == "relu":
         if np.any(Y < 0):
             raise ValueError("Y must be >= 0 for a ReLU layer (it is a ReLU response); "

@@ -28,6 +28,7 @@ from nettrim.solution import (
     SOLVER_ERROR,
     VIOLATION_TOL,
     Solution,
+    gap_certifies,
 )
 
 from ._crossover import crossover_equality
@@ -150,9 +151,12 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     (:meth:`nettrim.LayerProblem.violation`) is ≤ ``eps_violation`` **and** its relative duality gap
     (:meth:`nettrim.LayerProblem.gap`) against the dual-feasible multiplier
     :math:`\Lambda = -\rho U^1` (made feasible by :meth:`nettrim.LayerProblem.project_dual`), or the
-    polish's multiplier, is ≤ ``eps_gap``: a certificate of both feasibility and optimality, checked
-    from the definitions. Boyd's residual test (§3.3 of Boyd et al. 2011, every 10 iterations, :math:`p =
-    MP + NM`)
+    polish's multiplier, is within ±``eps_gap`` (:func:`nettrim.solution.gap_certifies`; a gap below
+    −``eps_gap`` proves the answer cheaper than the optimum by more than that, i.e. set by the violation
+    tolerance): a certificate of both feasibility and optimality, checked from the definitions; where the
+    multiplier fails, its complementary version (:meth:`nettrim.LayerProblem.complementary_dual`: zero on
+    the inequalities W leaves slack) is tried. Boyd's residual test (§3.3 of Boyd et al. 2011, every 10
+    iterations, :math:`p = MP + NM`)
 
     .. math::
 
@@ -250,9 +254,13 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     eps_violation : float
         Largest relative violation of the returned W for status "optimal" (default
         :data:`nettrim.VIOLATION_TOL` = 1e-6; at most :data:`nettrim.solution.MAX_EPS_VIOLATION` = 1e-2).
+        It is an excess over ε in units of ‖Y‖_F: when ε is not far above ``eps_violation``·‖Y‖_F and X is
+        badly conditioned, a W that uses it can undercut the optimum at ε by more than ``eps_gap`` without
+        its own multiplier showing it (ε = 1e-7·‖Y‖_F, rows of X 1e±3 apart: 6 % below CLARABEL's
+        bound); give a smaller ``eps_violation`` there.
     eps_gap : float
-        Largest certified relative duality gap for status "optimal" (default :data:`nettrim.GAP_TOL` =
-        1e-4; at most :data:`nettrim.solution.MAX_EPS_GAP` = 0.1).
+        Largest absolute value of the certified relative duality gap for status "optimal" (default
+        :data:`nettrim.GAP_TOL` = 1e-4; at most :data:`nettrim.solution.MAX_EPS_GAP` = 0.1).
     max_iter : int
         Iteration limit (≥ 1).
     rho : float, optional
@@ -439,8 +447,8 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
     Lam = state["Lambda"]
     gap = None
     if violation <= eps_violation:
-        gap = max(prob.gap(W, Lam, project=False), 0.0)
-    status = OPTIMAL if state["converged"] and gap is not None and gap <= eps_gap else MAX_ITER
+        gap = prob.gap(W, Lam, project=False)
+    status = OPTIMAL if state["converged"] and gap_certifies(gap, eps_gap) else MAX_ITER
     sol = Solution(W=W, status=status, objective=prob.objective(W), violation=violation, gap=gap,
                    iterations=state["iterations"], solve_time=time.perf_counter() - t0, solver="ADMM",
                    dual=Lam, info=info)
@@ -583,9 +591,9 @@ def _lift(t0, prob: LayerProblem, sub: Solution, to_full, info: dict, settings, 
     violation = prob.violation(W) if np.isfinite(W).all() else float("nan")
     gap = None
     if sub.gap is not None and sub.dual is not None and violation <= settings["eps_violation"]:
-        gap = max(prob.gap(W, sub.dual, project=False), 0.0)
+        gap = prob.gap(W, sub.dual, project=False)
     status = sub.status
-    if status == OPTIMAL and (gap is None or gap > settings["eps_gap"]):
+    if status == OPTIMAL and not gap_certifies(gap, settings["eps_gap"]):
         status = MAX_ITER                   # never "optimal" beyond the tolerances on the full program
     sol = Solution(W=W, status=status, objective=prob.objective(W), violation=violation, gap=gap,
                    iterations=sub.iterations, solve_time=time.perf_counter() - t0, solver=sub.solver, dual=sub.dual,
@@ -784,9 +792,14 @@ class _Core:
                 return None
             W = self.w_out(Wt.T)
         Lam = self.prob.project_dual(self.lam_out(y1))
-        if self.prob.gap(W, Lam, project=False) > eps_gap:
-            return None
-        return W, Lam
+        if gap_certifies(self.prob.gap(W, Lam, project=False), eps_gap):
+            return W, Lam
+        if self.prob.activation == "relu" and self.prob.inactive.any():
+            # the iterate's round-off multipliers on far-slack inequalities can swamp the dual value (a huge V)
+            Lam = self.prob.complementary_dual(W, Lam)
+            if gap_certifies(self.prob.gap(W, Lam, project=False), eps_gap):
+                return W, Lam
+        return None
 
     # ---------------------------------------------------------------- the iteration
     def run(self, W0, Lam0, Gam0, *, eps_abs, eps_rel, eps_violation, eps_gap, max_iter, rho, adaptive_rho, alpha,

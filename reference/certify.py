@@ -14,8 +14,10 @@ caller's program:
   tried, and then none: an answer that was within tolerance stays within it.
 * **Status.** "optimal" only when the recomputed relative violation is ≤ :data:`~nettrim.VIOLATION_TOL`
   and, when the back-end gives a multiplier, the duality gap certified by it (made dual feasible in the
-  caller's units by :meth:`~nettrim.LayerProblem.project_dual`) is ≤ :data:`~nettrim.GAP_TOL`. The gap is
-  reported only for a W within the violation tolerance (it bounds nothing otherwise). A back-end's
+  caller's units by :meth:`~nettrim.LayerProblem.project_dual`) is within ±:data:`~nettrim.GAP_TOL`
+  (:func:`nettrim.solution.gap_certifies`: a gap below −GAP_TOL proves that the violation tolerance, not
+  the program, set the answer's value). The gap is reported only for a W within the violation tolerance (it
+  bounds nothing otherwise). A back-end's
   "unbounded" cannot be true (the objective is ≥ 0) and becomes "solver_error"; its "infeasible" stands
   only if the infeasibility ray it gives passes :meth:`~nettrim.LayerProblem.check_certificate` (a conic
 back-end's claim without a ray, as ECOS's through CVXPY, takes its ray from CLARABEL and becomes
@@ -38,6 +40,7 @@ from nettrim.solution import (
     UNBOUNDED,
     VIOLATION_TOL,
     Solution,
+    gap_certifies,
 )
 
 __all__ = ["ZERO_TOL", "solution", "zero_dust"]
@@ -91,7 +94,7 @@ def solution(prob: LayerProblem, W, Lam, status: str, message: str, *, solver: s
     dual = prob.project_dual(Lam) if Lam is not None else None
     feasible = violation <= VIOLATION_TOL
     gap = prob.gap(W, dual, project=False) if (dual is not None and feasible) else None
-    certified = feasible and (gap is None or gap <= GAP_TOL)
+    certified = feasible and (gap is None or gap_certifies(gap, GAP_TOL))
     if certified and (status == OPTIMAL or dual is not None) and status in (OPTIMAL, OPTIMAL_INACCURATE, MAX_ITER):
         # with a multiplier the certificate stands on its own: a back-end's "inaccurate" or iteration
         # limit does not change what was checked

@@ -186,7 +186,9 @@ def test_gap_only_for_a_feasible_answer_and_a_dual_feasible_multiplier(max_iter)
             continue
         assert prob.violation(sol.W) <= VIOLATION_TOL
         assert prob.dual_infeasibility(sol.dual) <= 1e-9
-        assert sol.gap >= 0 and sol.gap == pytest.approx(max(prob.gap(sol.W, sol.dual, project=False), 0), abs=1e-12)
+        # the gap is reported as computed (not clipped at 0), and "optimal" only within ±eps_gap
+        assert sol.gap == pytest.approx(prob.gap(sol.W, sol.dual, project=False), abs=1e-12)
+        assert sol.status != "optimal" or abs(sol.gap) <= GAP_TOL
         # weak duality: the certified bound never exceeds the optimum
         assert prob.dual_objective(sol.dual) <= prob.objective(sol.W) * (1 + 1e-9)
 
@@ -569,3 +571,41 @@ def test_neuron_qp_with_generated_inputs_solves_the_whole_qp(monkeypatch):
             np.testing.assert_array_equal(a, b)
         entered += int((full[0] & ~first).sum())
     assert entered >= 20            # inputs outside the start that the answer needs had to be priced in
+
+
+@pytest.mark.parametrize("v", [1e8, 1e12, 1e50])
+def test_a_bound_that_never_binds_does_not_spoil_the_certificate(v):
+    """With V = 1e12 on Ωᶜ (a bound meant never to bind) the iterate's round-off multipliers there (1e-16)
+    cost −λ·V in the dual value: the solver ran to max_iter with the right W. The complementary multiplier
+    (zero where W leaves the bound slack) certifies it, and the certificate checks from its definition."""
+    rng = np.random.default_rng(0)
+    W0, X = rng.standard_normal((6, 8)), rng.standard_normal((6, 60))
+    Y = np.maximum(W0.T @ X, 0)
+    V = np.full_like(Y, v)
+    prob = nettrim.layer_problem(X, Y, 0.1 * np.linalg.norm(Y), V=V)
+    sol = fast.solve(X, Y, prob.epsilon, V=V)
+    assert sol.status == "optimal" and sol.iterations < 1000
+    assert prob.violation(sol.W) <= VIOLATION_TOL
+    assert prob.dual_infeasibility(sol.dual) <= 1e-9 and np.all(sol.dual[prob.inactive] >= 0)
+    assert abs(prob.gap(sol.W, sol.dual, project=False)) <= GAP_TOL
+    # the same program without the bound (V = 1e8 already never binds): the same optimum
+    ref = nettrim.reference.solve(X, Y, prob.epsilon, V=np.full_like(Y, 1e8))
+    assert sol.objective == pytest.approx(ref.objective, rel=2 * GAP_TOL)
+
+
+def test_complementary_dual_zeroes_only_slack_multipliers_and_stays_dual_feasible():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((5, 30))
+    Y = np.maximum(rng.standard_normal((5, 4)).T @ X, 0)
+    prob = nettrim.layer_problem(X, Y, 0.1 * np.linalg.norm(Y))
+    U = rng.standard_normal((5, 4))
+    Lam = rng.standard_normal((4, 30))
+    L = prob.complementary_dual(U, Lam)
+    Z = U.T @ X
+    slack = prob.inactive & (Z < -1e-9 * prob.y_max)
+    assert np.all(L[slack] == 0) and np.all(L[prob.inactive] >= 0)
+    assert prob.dual_infeasibility(L) <= 1e-12
+    # off the slack set it is the input, up to the one positive factor of project_dual
+    keep = ~slack & (np.abs(Lam) > 0) & ~(prob.inactive & (Lam < 0))
+    ratio = L[keep] / Lam[keep]
+    assert np.allclose(ratio, ratio[0]) and 0 < ratio[0] <= 1

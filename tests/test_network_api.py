@@ -144,7 +144,9 @@ def test_optimal_layers_above_the_certificate_asked_for_are_named():
 
     row = dict(violation_l1=2e-4, gap=5e-3)
     assert _uncertified(row, dict(eps_violation=1e-4, eps_gap=1e-3)) == (
-        "relative violation 2.00e-04 > eps_violation = 0.0001; certified gap 5.00e-03 > eps_gap = 0.001")
+        "relative violation 2.00e-04 > eps_violation = 0.0001; certified gap 5.00e-03 outside ±eps_gap = 0.001")
+    # a gap below −eps_gap (the answer provably below the optimum) is named too
+    assert _uncertified(dict(violation_l1=0.0, gap=-5e-3), dict(eps_gap=1e-3)).startswith("certified gap -5.00e-03")
     assert _uncertified(dict(violation_l1=0.0, gap=float("nan")), dict(eps_gap=1e-3)).startswith("certified gap nan")
     assert _uncertified(row, dict(eps_violation=1e-3, eps_gap=1e-2)) == ""
     assert _uncertified(row, {}) == ""                    # the reference: its status is the check

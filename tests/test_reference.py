@@ -166,3 +166,28 @@ def test_bad_input_raises_a_named_error_before_any_solver_runs(kwargs, exc, word
     args.update(kwargs)
     with pytest.raises(exc, match=word):
         reference.solve(args.pop("X"), args.pop("Y"), args.pop("epsilon"), **args)
+
+
+def test_gap_certifies_is_two_sided():
+    from nettrim.solution import gap_certifies
+
+    assert gap_certifies(0.0, 1e-4) and gap_certifies(1e-4, 1e-4) and gap_certifies(-1e-4, 1e-4)
+    assert not gap_certifies(2e-4, 1e-4) and not gap_certifies(-2e-4, 1e-4)
+    assert not gap_certifies(None, 1e-4) and not gap_certifies(float("nan"), 1e-4)
+
+
+def test_an_answer_far_below_its_own_dual_bound_is_not_optimal():
+    """ε far below the violation tolerance on input rows 1e±3 apart: CLARABEL's W is within the violation
+    tolerance but ‖W‖₁ is 2.9 % below the dual value of its own multiplier, so by weak duality 2.9 % below
+    the optimum. That is the tolerance's answer, not the program's: never "optimal" (it was, with any gap
+    ≤ GAP_TOL accepted however negative)."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((5, 9)) * np.logspace(-3, 3, 5)[:, None]
+    W = rng.standard_normal((5, 7)) * (rng.random((5, 7)) < 0.5)
+    Y = W.T @ X
+    prob = layer_problem(X, Y, 1e-7 * np.linalg.norm(Y), activation="linear")
+    sol = reference.solve(X, Y, prob.epsilon, activation="linear")
+    assert sol.violation <= nettrim.VIOLATION_TOL                   # within the tolerance ...
+    assert sol.gap == pytest.approx(prob.gap(sol.W, sol.dual, project=False))
+    assert sol.gap < -nettrim.GAP_TOL                               # ... but provably below the optimum
+    assert sol.status == "optimal_inaccurate"
