@@ -71,7 +71,11 @@ def check_scalar(value, name: str, *, low: float | None = None, high: float | No
     kind = numbers.Integral if integer else numbers.Real
     if not isinstance(value, kind):
         raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {type(value).__name__}")
-    out = int(value) if integer else float(value)
+    try:
+        out = int(value) if integer else float(value)
+    except OverflowError:
+        raise ValueError(f"{name} must be finite (a double), got an integer of {len(str(abs(int(value))))} "
+                         "digits") from None
     if not integer and not np.isfinite(out):
         raise ValueError(f"{name} must be finite, got {value}")
     if low is not None and (out < low or (out == low and not low_inclusive)):

@@ -367,8 +367,8 @@ def kernel_to_matrix(kernel, bias=None) -> np.ndarray:
     (26, 6)
     """
     K = np.asarray(kernel)
-    if K.ndim != 4:
-        raise ValueError(f"kernel must be 4-D (C_out, C_in, k_h, k_w), got shape {K.shape}")
+    if K.ndim != 4 or K.size == 0:
+        raise ValueError(f"kernel must be a non-empty 4-D array (C_out, C_in, k_h, k_w), got shape {K.shape}")
     U = as_float_matrix(K.reshape(K.shape[0], -1), "kernel").T
     if bias is not None:
         b = np.asarray(bias)
@@ -392,6 +392,8 @@ def matrix_to_kernel(U, spec: Conv2dSpec, *, bias: bool) -> tuple[np.ndarray, np
     """
     if not isinstance(spec, Conv2dSpec):
         raise TypeError(f"spec must be a Conv2dSpec, got {type(spec).__name__}")
+    if not isinstance(bias, (bool, np.bool_)):
+        raise TypeError(f"bias must be a bool, got {type(bias).__name__}")
     U = as_float_matrix(U, "U", shape=(spec.n_taps + int(bool(bias)), spec.out_channels))
     K = np.ascontiguousarray(U[: spec.n_taps].T).reshape(spec.kernel_shape)
     return K, (U[spec.n_taps].copy() if bias else None)

@@ -67,17 +67,20 @@ def _lasso_qp(H, g, cost, B, v, max_iter: int = 40, tol: float = 1e-9, multiplie
     scale = max(1.0, float(np.abs(cost).max()), float(np.abs(g).max()), float(np.abs(v).max(initial=0.0)))
     rp = np.empty(n + 2 * k)
     for _ in range(max_iter):
-        u = up - um
-        Hu = H @ u
-        BtlB = B.T @ lB
-        rdp = Hu + cost - g + BtlB - lp
-        rdm = -Hu + cost + g - BtlB - lm
-        rp[:n] = B @ u + sB - v
-        rp[n:n + k] = sp - up
-        rp[n + k:] = sm - um
-        mu = float(s @ lam) / m_all
-        res = max(np.linalg.norm(rdp), np.linalg.norm(rdm), np.linalg.norm(rp[:n]), np.linalg.norm(rp[n:n + k]),
-                  np.linalg.norm(rp[n + k:]))
+        with np.errstate(over="ignore", invalid="ignore"):
+            u = up - um
+            Hu = H @ u
+            BtlB = B.T @ lB
+            rdp = Hu + cost - g + BtlB - lp
+            rdm = -Hu + cost + g - BtlB - lm
+            rp[:n] = B @ u + sB - v
+            rp[n:n + k] = sp - up
+            rp[n + k:] = sm - um
+            mu = float(s @ lam) / m_all
+            res = max(np.linalg.norm(rdp), np.linalg.norm(rdm), np.linalg.norm(rp[:n]), np.linalg.norm(rp[n:n + k]),
+                      np.linalg.norm(rp[n + k:]))
+        if not (np.isfinite(mu) and np.isfinite(res)):
+            break              # the iterates left the floating-point range: final (checked by the caller)
         if res <= tol * scale and mu <= 1e-10 * tol * scale:
             break
         with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
@@ -164,14 +167,19 @@ def _lasso_qp_dual(A, y, t, cost, B, v, max_iter: int = 40, tol: float = 1e-9, m
     for _ in range(max_iter):
         s1, s2, s3 = s[:k], s[k:2 * k], s[2 * k:]
         m1, m2, m3 = mult[:k], mult[k:2 * k], mult[2 * k:]
-        Gz = G.T @ z
-        rd = qdiag * z + q + G @ (m1 - m2)
-        rd[p:] -= m3
-        rp[:k] = Gz + s1 - cost
-        rp[k:2 * k] = -Gz + s2 - cost
-        rp[2 * k:] = s3 - z[p:]
-        mu = float(s @ mult) / m_all
-        res = max(float(np.linalg.norm(rd)), float(np.linalg.norm(rp)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            Gz = G.T @ z
+            rd = qdiag * z + q + G @ (m1 - m2)
+            rd[p:] -= m3
+            rp[:k] = Gz + s1 - cost
+            rp[k:2 * k] = -Gz + s2 - cost
+            rp[2 * k:] = s3 - z[p:]
+            mu = float(s @ mult) / m_all
+            res = max(float(np.linalg.norm(rd)), float(np.linalg.norm(rp)))
+        if not (np.isfinite(mu) and np.isfinite(res)):
+            if good is not None:   # the iterates left the floating-point range: as on divergence below
+                s[:], mult[:] = good
+            break
         if res <= tol * scale and mu <= 1e-10 * tol * scale:
             break
         if res <= tol * scale:

@@ -39,8 +39,41 @@ def test_data_beyond_double_precision_is_refused(solve, case):
         "eps tiny": ((X, Y, 1e-200), "epsilon"),
         "eps huge": ((X, Y, 1e120), "epsilon"),
     }[case]
-    with pytest.raises(ValueError, match=f"^{name} .*outside the supported magnitudes"):
+    # a tiny positive ε is not a units problem: the message points to ε = 0 instead of rescaling
+    match = "^epsilon = .* below 1e-100; pass epsilon=0" if case == "eps tiny" else \
+        f"^{name} .*outside the supported magnitudes"
+    with pytest.raises(ValueError, match=match):
         solve(*args)
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(epsilon=10 ** 400), "epsilon"), (dict(rho=10 ** 400), "rho"),
+                                          (dict(eps_gap=10 ** 400), "eps_gap")])
+def test_an_integer_beyond_the_doubles_is_refused_by_name(kwargs, name):
+    X, Y, e, _ = _layer()
+    kwargs = dict(dict(epsilon=e), **kwargs)
+    with pytest.raises(ValueError, match=f"^{name} "):
+        fast.solve(X, Y, kwargs.pop("epsilon"), **kwargs)
+
+
+def test_a_diverging_interior_point_qp_leaks_no_overflow_warning():
+    """A 6×13 ReLU program with V (seeded as in the random cross-check) drove the polish's neuron QP into
+    overflow: four RuntimeWarnings from fast/_qp.py, though the answer was certified. The QP now stops there
+    (its answer is checked by the caller, as always)."""
+    g = np.random.default_rng(20_219)
+    N, M, P = int(g.integers(1, 9)), int(g.integers(1, 9)), int(g.integers(1, 31))
+    X = g.standard_normal((N, P))
+    if g.random() < 0.3:
+        X = np.vstack([X, np.ones((1, P))])
+    Wt = g.standard_normal((X.shape[0], M))
+    Y = np.maximum(Wt.T @ X, 0)
+    V = g.standard_normal(Y.shape) * float(g.choice([0.01, 0.3, 1.0]))
+    eps = float(g.choice([0.0, 0.01, 0.1, 0.5])) * np.linalg.norm(Y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        sol = fast.solve(X, Y, eps, V=V)
+    prob = layer_problem(X, Y, eps, V=V)
+    assert sol.status == "optimal" and prob.violation(sol.W) <= nettrim.VIOLATION_TOL
+    assert abs(prob.gap(sol.W, sol.dual, project=False)) <= nettrim.GAP_TOL
 
 
 @pytest.mark.parametrize("kx, ky", [(-90, 0), (90, 0), (0, -90), (0, 90), (-90, 90), (90, -90)])
@@ -207,3 +240,24 @@ def test_torch_module_with_a_non_finite_parameter_is_named():
         model[2].weight[0, 0] = float("nan")
     with pytest.raises(ValueError, match=r"^'2' \(Linear\) has NaN or Inf in its weight or bias"):
         nt.prune(model, torch.randn(30, 4), epsilon=0.1)
+
+
+def test_loose_flags_and_shapes_are_refused_by_name():
+    """Found by a review: a string taken for True, a 2-D density list flattened, numpy's reshape error for an
+    empty kernel."""
+    from nettrim import conv
+
+    X, Y, e, W = _layer()
+    prob = layer_problem(X, Y, e)
+    with pytest.raises(TypeError, match="^project must be a bool"):
+        prob.gap(W, np.zeros(Y.shape), project="no")
+    spec = conv.conv2d_spec(2, 3, 2)
+    U = conv.kernel_to_matrix(np.ones((3, 2, 2, 2)), np.ones(3))
+    with pytest.raises(TypeError, match="^bias must be a bool"):
+        conv.matrix_to_kernel(U, spec, bias="yes")
+    with pytest.raises(ValueError, match="^kernel must be a non-empty 4-D array"):
+        conv.kernel_to_matrix(np.zeros((0, 2, 3, 3)))
+    rng = np.random.default_rng(0)
+    Ws, bs = [rng.standard_normal((4, 5)), rng.standard_normal((5, 2))], [np.zeros(5), np.zeros(2)]
+    with pytest.raises(ValueError, match="^density must be one number or a flat list"):
+        nettrim.prune_network(Ws, bs, rng.standard_normal((30, 4)), density=np.array([[0.5, 0.7]]))

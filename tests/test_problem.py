@@ -217,6 +217,10 @@ def test_certificate_of_a_known_infeasible_program():
     assert cert.dual_value == pytest.approx((2 - 0.1 * np.sqrt(2)) / np.sqrt(2) / np.sqrt(2))
     # scaling Λ or the data changes nothing
     assert prob.check_certificate(np.array([[-5.0, -5.0]])).valid
+    # ... at any scale a double holds (‖Λ‖_F of 1e±160 over- and underflowed before Λ was divided by it)
+    for scale in (1e160, 1e300, 1e-300, 5e-324):
+        c = prob.check_certificate(scale * np.array([[-1.0, -1.0]]))
+        assert c.valid and c.dual_value == pytest.approx(cert.dual_value) and c.dual_residual == 0.0
     assert layer_problem(1e6 * X, 1e-6 * Y, 1e-7).check_certificate(np.array([[-1.0, -1.0]])).valid
     # with ε large enough the same program is feasible (u = 0 is within ε = 2 of Y): no certificate
     assert not layer_problem(X, Y, 2.0).check_certificate(np.array([[-1.0, -1.0]])).valid
