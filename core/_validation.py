@@ -16,6 +16,14 @@ __all__ = ["as_float_matrix", "check_scalar", "check_scale", "SCALE_RANGE"]
 SCALE_RANGE = (1e-100, 1e100)
 
 
+def detached(value):
+    """A torch tensor that records gradients as its plain values (nothing here is differentiated, and numpy
+    refuses such a tensor); anything else as it is."""
+    if getattr(value, "requires_grad", False) and callable(getattr(value, "detach", None)):
+        return value.detach()
+    return value
+
+
 def as_float_matrix(value: ArrayLike, name: str, *, shape: tuple | None = None,
                     allow_empty: bool = False) -> np.ndarray:
     """Return ``value`` as a C-contiguous float64 2-D array, or raise naming ``name``.
@@ -31,6 +39,7 @@ def as_float_matrix(value: ArrayLike, name: str, *, shape: tuple | None = None,
                         "ignored)")
     if hasattr(value, "tocsr") and hasattr(value, "nnz"):
         raise TypeError(f"{name} is a scipy.sparse {type(value).__name__}: pass a dense array ({name}.toarray())")
+    value = detached(value)
     try:
         arr = np.asarray(value)
     except Exception as exc:  # ragged lists and the like

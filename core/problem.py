@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._validation import SCALE_RANGE, as_float_matrix, check_scalar, check_scale
+from ._validation import SCALE_RANGE, as_float_matrix, check_scalar, check_scale, detached
 
 __all__ = ["LayerProblem", "layer_problem", "ACTIVATIONS", "Certificate", "CERTIFICATE_TOL"]
 
@@ -186,7 +186,7 @@ class LayerProblem:
     def _operand(self, value: ArrayLike, name: str, rows: str) -> np.ndarray:
         """``value`` as an array of shape (N, M) (``rows="U"``) or (M, P) (``rows="Z"``): real dtype and shape
         checked, naming ``name``; not copied, not cast, NaN passes (it shows as a NaN result)."""
-        arr = np.asarray(value)
+        arr = np.asarray(detached(value))
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
         shape = (self.N, self.M) if rows == "U" else (self.M, self.P)

@@ -110,5 +110,9 @@ def backend_of(arrays: dict) -> tuple[Backend, dict]:
         if value.device != device:
             raise ValueError(f"{name} is on device {value.device} but {first_name} is on {device}: pass every "
                              "tensor on one device")
+        if value.layout != torch.strided or value.device.type == "meta":
+            raise TypeError(f"{name} must be a dense tensor with data (layout torch.strided, not on the meta "
+                            f"device), got layout {value.layout} on {value.device} (a sparse tensor: call "
+                            ".to_dense(); a meta tensor has no data)")
         converted[name] = value.detach().to(device="cpu", dtype=torch.float64).numpy()
     return Backend(array_namespace(first), dtype, device, torch), converted

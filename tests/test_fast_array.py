@@ -156,3 +156,20 @@ def test_bench_solvers_cuda_without_cuda_fails_before_running(tmp_path):
     with pytest.raises(SystemExit, match="CUDA"):
         main(["bench-solvers", "--device", "cuda", "--instances", "a", "--out", str(tmp_path)])
     assert not (tmp_path / "bench_solvers.csv").exists()
+
+
+def test_sparse_and_meta_tensors_are_named_and_grad_tensors_are_read_as_values():
+    """Found by a review: a sparse or a meta tensor gave torch's own error from inside the conversion, and
+    LayerProblem's methods raised torch's RuntimeError for a tensor that records gradients."""
+    d = random_layer(5, 3, 30, seed=4)
+    X, Y = torch.tensor(d.X), torch.tensor(d.Y)
+    with pytest.raises(TypeError, match="^X must be a dense tensor with data"):
+        fast.solve(X.to_sparse(), Y, d.epsilon)
+    meta = torch.empty(X.shape, dtype=torch.float64, device="meta")
+    with pytest.raises(TypeError, match="^X must be a dense tensor with data"):
+        fast.solve(meta, torch.empty(Y.shape, dtype=torch.float64, device="meta"), d.epsilon)
+    prob = nettrim.layer_problem(d.X, d.Y, d.epsilon)
+    W = torch.tensor(d.W0, requires_grad=True)
+    assert prob.violation(W) == prob.violation(d.W0) and prob.objective(W) == prob.objective(d.W0)
+    Lam = torch.zeros(Y.shape, dtype=torch.float64, requires_grad=True)
+    assert prob.gap(W, Lam) == prob.gap(d.W0, np.zeros(d.Y.shape))
