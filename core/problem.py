@@ -50,7 +50,8 @@ from numpy.typing import ArrayLike
 
 from ._validation import SCALE_RANGE, as_float_matrix, check_scalar, check_scale, detached
 
-__all__ = ["LayerProblem", "layer_problem", "ACTIVATIONS", "Certificate", "CERTIFICATE_TOL"]
+__all__ = ["LayerProblem", "layer_problem", "ACTIVATIONS", "Certificate", "CERTIFICATE_TOL", "refine_ray",
+           "row_space_basis"]
 
 ACTIVATIONS = ("relu", "linear")
 
@@ -68,6 +69,37 @@ _CERTIFICATE_VALUE_FLOOR = 1e-9
 #: below its bound by more than this times max|Y|: 10× the polish's round-off margin (fast/_polish.py
 #: ``_ROUND_OFF`` = 1e-10), far above double round-off, far below any bound that binds.
 SLACK_TOL = 1e-9
+
+#: Alternating projections per refinement of a candidate ray (:func:`refine_ray`): measured on the
+#: infeasible layers of tests/test_fast_certified.py, 20 rounds cut the ratio r/v of the candidates that
+#: certify by 10–200×.
+RAY_ROUNDS = 20
+
+
+def row_space_basis(X: np.ndarray) -> np.ndarray:
+    """Orthonormal basis Q (P×r) of the row space of X (N×P): pivoted QR of Xᵀ, the rank r from the diagonal
+    of R at the round-off level of the largest pivot."""
+    from scipy.linalg import qr
+
+    Q, R, _ = qr(X.T, mode="economic", pivoting=True, check_finite=False)
+    d = np.abs(np.diag(R))
+    r = int(np.count_nonzero(d > d[0] * max(X.shape) * np.finfo(float).eps)) if d.size else 0
+    return np.ascontiguousarray(Q[:, :r])
+
+
+def refine_ray(L: np.ndarray, Q: np.ndarray, inactive: np.ndarray | None, rounds: int = RAY_ROUNDS) -> np.ndarray:
+    r"""Alternating projections of a candidate ray L (M×P) between the null space of X
+    (:math:`X L^\top = 0`: :math:`L \leftarrow L - (LQ)Q^\top` with Q from :func:`row_space_basis`) and the sign
+    cone (:math:`L_{\Omega^c} \ge 0`, ``inactive`` the mask of Ωᶜ or None), ending on the cone (von Neumann's
+    alternating projections; the intersection of the two is the cone of rays). Only proposes: a candidate
+    counts once :meth:`LayerProblem.check_certificate` accepts it."""
+    L = np.array(L, dtype=float)
+    for _ in range(rounds):
+        L -= (L @ Q) @ Q.T
+        if inactive is None or not inactive.any():
+            break
+        np.maximum(L, 0.0, out=L, where=inactive)
+    return L
 
 
 @dataclass(frozen=True)
@@ -379,6 +411,19 @@ class LayerProblem:
         lower = value / scale if scale > 0 else (float("inf") if value > 0 else 0.0)
         valid = bool(sign <= 1e-12 and rel_value > _CERTIFICATE_VALUE_FLOOR and residual <= tol * rel_value)
         return Certificate(valid, residual, rel_value, sign, lower)
+
+    def refine_certificate(self, Lam: ArrayLike, *, rounds: int = RAY_ROUNDS) -> tuple[np.ndarray, Certificate]:
+        """A candidate ray cleaned up by :func:`refine_ray` on this program's X and Ωᶜ, and its check.
+
+        An interior-point solver's ray of an infeasible program can miss :data:`CERTIFICATE_TOL` by a few
+        times (its residual is at the solver's tolerance); the alternating projections remove the part of
+        Λ outside the null space of X while keeping the sign constraint. Returns (Λ', its
+        :class:`Certificate`); the caller keeps whichever of Λ and Λ' checks.
+        """
+        L = as_float_matrix(Lam, "Lam", shape=(self.M, self.P))
+        L = refine_ray(L, row_space_basis(self.X), self.inactive if self.activation == "relu" else None,
+                       check_scalar(rounds, "rounds", low=1, integer=True))
+        return L, self.check_certificate(L)
 
     def relu_error(self, U: ArrayLike) -> float:
         """:math:`\\|\\sigma(U^\\top X) - Y\\|_F` with σ the layer's activation (Proposition 1 bounds it by ε)."""

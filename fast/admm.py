@@ -14,10 +14,9 @@ from typing import NamedTuple
 
 import numpy as np
 from array_api_compat import is_torch_array
-from scipy.linalg import qr
 
 from nettrim._validation import as_float_matrix, check_scalar
-from nettrim.problem import LayerProblem, layer_problem
+from nettrim.problem import RAY_ROUNDS, LayerProblem, layer_problem, refine_ray, row_space_basis
 from nettrim.solution import (
     GAP_TOL,
     INFEASIBLE,
@@ -91,9 +90,8 @@ _POLISH_SKIP = 30
 # Infeasibility detection (Banjac et al. 2019): from iteration _INFEASIBLE_FIRST on, a check whose primal
 # residual test fails tests the last dual increment δU¹ as a certificate (LayerProblem.check_certificate).
 _INFEASIBLE_FIRST = 20
-# A candidate that fails the check but has a positive dual value is refined by _RAY_ROUNDS alternating
-# projections (null space of X, sign cone on Ωᶜ) and checked again.
-_RAY_ROUNDS = 20
+# A candidate that fails the check but has a positive dual value is refined by RAY_ROUNDS alternating
+# projections (nettrim.problem.refine_ray: null space of X, sign cone on Ωᶜ) and checked again.
 # ... when ‖δU¹‖ has not fallen below _RAY_SETTLED times its value at the previous check (measured on the
 # infeasible layers of tests/test_fast_certified.py: the increment settles within ~100 iterations).
 _RAY_SETTLED = 0.9
@@ -1022,26 +1020,12 @@ class _Core:
     def _has_null_space(self) -> bool:
         """Whether X (normalized) has a null space on the left of Λᵀ (rank < P); computes its row-space basis."""
         if self.null_basis is None:
-            # orthonormal basis Q (P×r) of the row space of X (pivoted QR of Xᵀ, rank from the diagonal of R)
-            Q, R, _ = qr(self.X.T, mode="economic", pivoting=True, check_finite=False)
-            d = np.abs(np.diag(R))
-            r = int(np.count_nonzero(d > d[0] * max(self.X.shape) * np.finfo(float).eps)) if d.size else 0
-            self.null_basis = np.ascontiguousarray(Q[:, :r])
+            self.null_basis = row_space_basis(self.X)
         return self.null_basis.shape[1] < self.X.shape[1]
 
-    def _refine_ray(self, L, rounds=_RAY_ROUNDS):
-        r"""Alternating projections of a candidate ray L (M×P, normalized units) between the null space of
-        X (:math:`X L^\top = 0`) and the sign cone (:math:`L_{\Omega^c} \ge 0`), ending on the cone
-        (von Neumann's alternating projections; the intersection is the cone of rays)."""
-        Q = self.null_basis
-        L = L.copy()
-        inactive = ~self.ball if self.prob.activation == "relu" else None
-        for _ in range(rounds):
-            L -= (L @ Q) @ Q.T
-            if inactive is None or not inactive.any():
-                break
-            np.maximum(L, 0.0, out=L, where=inactive)
-        return L
+    def _refine_ray(self, L, rounds=RAY_ROUNDS):
+        """:func:`nettrim.problem.refine_ray` of a candidate L (M×P, normalized units) on the normalized X."""
+        return refine_ray(L, self.null_basis, ~self.ball if self.prob.activation == "relu" else None, rounds)
 
     @staticmethod
     def _residuals(A, T_old, T, B, W2t, W3t, W3t_new, U2t, rho, alpha, sqrt_p, eps_abs, eps_rel):

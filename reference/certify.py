@@ -19,7 +19,8 @@ caller's program:
   the program, set the answer's value). The gap is reported only for a W within the violation tolerance (it
   bounds nothing otherwise). A back-end's
   "unbounded" cannot be true (the objective is ≥ 0) and becomes "solver_error"; its "infeasible" stands
-  only if the infeasibility ray it gives passes :meth:`~nettrim.LayerProblem.check_certificate` (a conic
+  only if the infeasibility ray it gives, or that ray cleaned up by
+  :meth:`~nettrim.LayerProblem.refine_certificate`, passes :meth:`~nettrim.LayerProblem.check_certificate` (a conic
 back-end's claim without a ray, as ECOS's through CVXPY, takes its ray from CLARABEL and becomes
 "solver_error" when that finds none; HiGHS's simplex verdict, which scipy returns without a Farkas ray,
 stands).
@@ -121,6 +122,13 @@ def _infeasible(prob, Lam, solver, elapsed, info, message) -> Solution:
                       f"the back-end reported 'infeasible' ({message}) without an infeasibility ray to check; "
                       "try another solver or nettrim.fast.solve")
     cert = prob.check_certificate(Lam)
+    if not cert.valid and cert.dual_value > 0:
+        # an interior-point ray carries the back-end's residual (r/v a few times CERTIFICATE_TOL on small
+        # infeasible ε = 0 programs): the shared alternating projections clean it up, and it is checked again
+        refined, again = prob.refine_certificate(Lam)
+        info["ray_refined"] = bool(again.valid)
+        if again.valid:
+            Lam, cert = refined, again
     info["certificate"] = cert
     if not cert.valid:
         return failed(prob, SOLVER_ERROR, solver, elapsed, info,
