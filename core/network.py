@@ -237,10 +237,17 @@ def _config(*, mode, refit, reweight, gamma, kappa, solver, jobs, verbose, densi
 
 
 def _probe_reference(solver, options):
-    """Check the reference back-end's settings up front, on a 1×1 program (the back-end names a bad one)."""
+    """Check the reference back-end's settings up front, on a 1×1 program (the back-end names a bad one).
+
+    ``max_memory`` is only parsed here: the 1×1 probe is not a layer, and a limit below its estimate would be
+    reported as the probe's (N = M = P = 1) instead of the first layer's."""
     from nettrim import reference
+    from nettrim.reference.memory import parse_bytes
 
     backend = "CLARABEL" if solver == "reference" else solver.upper()
+    options = dict(options)
+    if "max_memory" in options:
+        parse_bytes(options.pop("max_memory"))
     try:
         reference.solve(np.ones((1, 1)), np.ones((1, 1)), 0.5, activation="linear", solver=backend, **options)
     except TypeError as exc:

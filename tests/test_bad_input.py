@@ -261,3 +261,14 @@ def test_loose_flags_and_shapes_are_refused_by_name():
     Ws, bs = [rng.standard_normal((4, 5)), rng.standard_normal((5, 2))], [np.zeros(5), np.zeros(2)]
     with pytest.raises(ValueError, match="^density must be one number or a flat list"):
         nettrim.prune_network(Ws, bs, rng.standard_normal((30, 4)), density=np.array([[0.5, 0.7]]))
+
+
+def test_a_memory_limit_names_the_first_layer_not_the_options_probe():
+    from nettrim.reference.memory import ReferenceTooLarge
+
+    rng = np.random.default_rng(0)
+    Ws, bs = [rng.standard_normal((4, 5)), rng.standard_normal((5, 2))], [np.zeros(5), np.zeros(2)]
+    with pytest.raises(ReferenceTooLarge, match=r"N=5, M=5, P=30"):
+        nettrim.prune_network(Ws, bs, rng.standard_normal((30, 4)), epsilon=0.1, solver="reference", max_memory="1KB")
+    with pytest.raises(ValueError, match="^max_memory: cannot read 'abc'"):
+        nettrim.prune_network(Ws, bs, rng.standard_normal((30, 4)), epsilon=0.1, solver="reference", max_memory="abc")
