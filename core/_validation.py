@@ -16,6 +16,14 @@ __all__ = ["as_float_matrix", "check_scalar", "check_scale", "SCALE_RANGE"]
 SCALE_RANGE = (1e-100, 1e100)
 
 
+def check_dense_tensor(value, name: str) -> None:
+    """Raise ``TypeError`` naming ``name`` for a sparse tensor or one on torch's meta device (no data)."""
+    layout, device = getattr(value, "layout", None), getattr(getattr(value, "device", None), "type", None)
+    if (layout is not None and str(layout) != "torch.strided") or device == "meta":
+        raise TypeError(f"{name} must be a dense tensor with data, got layout {layout} on {device} (a sparse "
+                        "tensor: call .to_dense(); a meta tensor has no data)")
+
+
 def detached(value):
     """A torch tensor that records gradients as its plain values (nothing here is differentiated, and numpy
     refuses such a tensor); anything else as it is."""
@@ -39,6 +47,7 @@ def as_float_matrix(value: ArrayLike, name: str, *, shape: tuple | None = None,
                         "ignored)")
     if hasattr(value, "tocsr") and hasattr(value, "nnz"):
         raise TypeError(f"{name} is a scipy.sparse {type(value).__name__}: pass a dense array ({name}.toarray())")
+    check_dense_tensor(value, name)
     value = detached(value)
     try:
         arr = np.asarray(value)
@@ -83,8 +92,8 @@ def check_scalar(value, name: str, *, low: float | None = None, high: float | No
     try:
         out = int(value) if integer else float(value)
     except OverflowError:
-        raise ValueError(f"{name} must be finite (a double), got an integer of {len(str(abs(int(value))))} "
-                         "digits") from None
+        raise ValueError(f"{name} must be finite, got a number beyond the doubles (about 2**"
+                         f"{int(value).bit_length()})") from None
     if not integer and not np.isfinite(out):
         raise ValueError(f"{name} must be finite, got {value}")
     if low is not None and (out < low or (out == low and not low_inclusive)):

@@ -78,7 +78,7 @@ def prune_network(weights, biases, X: ArrayLike, *, epsilon=None, density=None, 
       :math:`\le \varepsilon_1\sqrt{\gamma^{\ell-1}}` (cascade, κ = 1).
 
     The refit (default) keeps these: it only lowers each layer's error under the same constraints (see
-    :func:`prune_layer`). With the defaults every layer's ℓ1 solve is certified (report: ``gap`` ≤ 1e-3
+    :func:`prune_layer`). With the defaults every layer's ℓ1 solve is certified (report: ``gap`` within ±1e-3
     relative duality gap, ``violation`` ≤ 1e-4 relative constraint excess) or a
     :class:`nettrim.ConvergenceWarning` says which layer is not.
 

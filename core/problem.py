@@ -343,7 +343,7 @@ class LayerProblem:
 
         Λ is first made dual-feasible by :meth:`project_dual` unless ``project=False``. For a feasible U
         the gap is ≥ 0 and bounds its relative suboptimality; a slightly infeasible U can show a
-        slightly negative gap, and a gap below −tol proves ‖U‖₁ below the optimum by more than tol
+        slightly negative gap, and a gap below −tol proves ‖U‖₁ below the optimum by more than tol·‖U‖₁
         (weak duality; :func:`nettrim.solution.gap_certifies`).
         """
         if not isinstance(project, (bool, np.bool_)):

@@ -35,11 +35,12 @@ def gap_certifies(gap: float | None, eps_gap: float) -> bool:
     For a W within the violation tolerance, gap = (‖W‖₁ − d(Λ))/‖W‖₁ with a dual-feasible Λ. Weak duality,
     d(Λ) ≤ p* (the program's optimum), bounds it from one side only: a feasible W has gap ≥ 0 and is within
     the gap of p*. A W that uses the violation tolerance may be cheaper than p*, and then its gap is negative;
-    a gap below −``eps_gap`` *proves* that ‖W‖₁ < (1 − ``eps_gap``)·p*, i.e. that the tolerance, not the
-    program, set the answer's value (ε = 1e-7·‖Y‖_F, far below ``eps_violation``·‖Y‖_F, on input rows
-    1e±3 apart: CLARABEL's W came 2.9 % below the dual value of its own multiplier). Such an answer is not
+    a gap below −``eps_gap`` *proves* that ‖W‖₁ < p*/(1 + ``eps_gap``), more than ``eps_gap``·‖W‖₁ below p*:
+    the tolerance, not the program, set the answer's value (ε = 1e-7·‖Y‖_F, far below ``eps_violation``·‖Y‖_F,
+    on input rows 1e±3 apart: CLARABEL's W came 2.9 % below the dual value of its own multiplier). Such an answer is not
     "optimal" for either solver. (The converse does not hold: a gap within ±``eps_gap`` against a loose Λ
-    cannot see a W that the tolerance let undercut p*; only a smaller ``eps_violation`` prevents that.)
+    cannot see a W that the tolerance let undercut p*; only a smaller ``eps_violation`` prevents that. And
+    W = 0 has gap 0 by convention, whatever Λ: an ε a hair below ‖Y‖_F is certified at W = 0.)
     """
     return gap is not None and bool(abs(gap) <= eps_gap)
 

@@ -57,7 +57,7 @@ def _prune(model, data, **kwargs):
                output_rel_error=float(rep["rel_error"].iloc[-1]), cpu_s=cpu, wall_s=wall,
                eps=net.settings["epsilon"] if not isinstance(net.settings["epsilon"], list) else float("nan"),
                iterations=int(rep["iterations"].sum()), refit_s=float(rep["refit_time"].sum()),
-               max_gap=float(rep["gap"].max()), max_violation=float(rep["violation"].max()),
+               max_gap=float(rep["gap"].abs().max()), max_violation=float(rep["violation"].max()),
                all_optimal=bool((rep["status"] == "optimal").all()), n_warnings=len(caught))
     return net, row
 

@@ -277,7 +277,7 @@ def summary_table(df):
         row.update(time_s=first["prune_time"], cpu_s=first["prune_cpu"],
                    all_optimal=bool((g["status"] == "optimal").all()),
                    max_iter_layers=",".join(str(int(r["layer"])) for _, r in g.iterrows() if r["status"] == "max_iter"),
-                   max_gap=g["gap"].max(), max_violation=g["violation"].max())
+                   max_gap=g["gap"].abs().max(), max_violation=g["violation"].max())
         rows.append(row)
     out = pd.DataFrame(rows)
     order = {m: i for i, m in enumerate(MODES)}

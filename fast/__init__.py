@@ -2,7 +2,7 @@
 
 * :func:`solve`: ADMM with residual stopping, adaptive ρ, over-relaxation, an active-set polish, warm starts,
   infeasibility certificates and a certified status ("optimal" means a recomputed violation ≤
-  ``eps_violation`` and a duality gap ≤ ``eps_gap``, both checked from their definitions).
+  ``eps_violation`` and a duality gap within ±``eps_gap``, both checked from their definitions).
 * :func:`paper_admm`: the published algorithm (fixed ρ, stop on the change of W³), as a baseline.
 * :data:`PRUNING_OPTIONS`: the settings for pruning whole networks.
 """
@@ -15,7 +15,7 @@ from .paper import paper_admm
 #: Solver options for pruning: what :func:`nettrim.prune_network` (and the layer API, :mod:`nettrim.torch`) pass
 #: to :func:`solve` by default. A layer is returned "optimal" only with a recomputed relative violation
 #: ≤ ``eps_violation`` = 1e-4 (its error ‖(ÛᵀX − Y)_Ω‖_F exceeds ε by at most 1e-4·‖Y‖_F, a hundredth of the
-#: smallest ε_gain in use, 0.01) and a certified relative duality gap ≤ ``eps_gap`` = 1e-3 (its ‖Û‖₁ is within
+#: smallest ε_gain in use, 0.01) and a certified relative duality gap within ±``eps_gap`` = 1e-3 (its ‖Û‖₁ is within
 #: 0.1 % of the optimum, far below the spread of ‖Û‖₁ over the ε grid of a pruning run): the pruning grade
 #: asked of every layer, looser than the defaults of :func:`solve` (1e-6, 1e-4) because a pruned layer's
 #: error is set by ε itself. Both are certificates checked from their definitions, not residual heuristics;

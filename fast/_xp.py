@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from array_api_compat import array_namespace, is_torch_array
 
+from nettrim._validation import check_dense_tensor
+
 __all__ = ["Backend", "NUMPY", "NUMPY32", "backend_of"]
 
 
@@ -110,9 +112,6 @@ def backend_of(arrays: dict) -> tuple[Backend, dict]:
         if value.device != device:
             raise ValueError(f"{name} is on device {value.device} but {first_name} is on {device}: pass every "
                              "tensor on one device")
-        if value.layout != torch.strided or value.device.type == "meta":
-            raise TypeError(f"{name} must be a dense tensor with data (layout torch.strided, not on the meta "
-                            f"device), got layout {value.layout} on {value.device} (a sparse tensor: call "
-                            ".to_dense(); a meta tensor has no data)")
+        check_dense_tensor(value, name)
         converted[name] = value.detach().to(device="cpu", dtype=torch.float64).numpy()
     return Backend(array_namespace(first), dtype, device, torch), converted

@@ -150,8 +150,8 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     (:meth:`nettrim.LayerProblem.gap`) against the dual-feasible multiplier
     :math:`\Lambda = -\rho U^1` (made feasible by :meth:`nettrim.LayerProblem.project_dual`), or the
     polish's multiplier, is within ±``eps_gap`` (:func:`nettrim.solution.gap_certifies`; a gap below
-    −``eps_gap`` proves the answer cheaper than the optimum by more than that, i.e. set by the violation
-    tolerance): a certificate of both feasibility and optimality, checked from the definitions; where the
+    −``eps_gap`` proves the answer cheaper than the optimum by more than ``eps_gap``·‖W‖₁, i.e. set by the
+    violation tolerance): a certificate of both feasibility and optimality, checked from the definitions; where the
     multiplier fails, its complementary version (:meth:`nettrim.LayerProblem.complementary_dual`: zero on
     the inequalities W leaves slack) is tried. Boyd's residual test (§3.3 of Boyd et al. 2011, every 10
     iterations, :math:`p = MP + NM`)
@@ -182,9 +182,10 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     :math:`\varepsilon' = \tfrac12\,\epsilon_{viol}\|Y\|_F` to violation :math:`\tfrac12\epsilon_{viol}`.
     Its answer W has ε = 0 violation ≤ ε'/‖Y‖_F + ½ε_viol = ``eps_violation``, and its Λ is dual-feasible
     for ε = 0 with a larger dual value (:math:`d_0(\Lambda) = d_{\varepsilon'}(\Lambda) +
-    \varepsilon'\|\Lambda_\Omega\|_F`), so the certificate holds for the ε = 0 program itself, which is
-    what the status reports. Such an answer meets Ω within ε' rather than to round-off, and can lie below
-    the ε = 0 optimum by about the gap; ``info["relaxed"]`` says when it happened (ε' and the exact
+    \varepsilon'\|\Lambda_\Omega\|_F`), so the gap's upper side holds for the ε = 0 program itself,
+    which is what the status reports. Such an answer meets Ω within ε' rather than to round-off, and can lie below
+    the ε = 0 optimum; where that shows as a gap below −``eps_gap`` on the ε = 0 program, the status is
+    "max_iter" and ``info["message"]`` says so; ``info["relaxed"]`` says when it happened (ε' and the exact
     iterations).
 
     **Infeasibility.** On an infeasible program the scaled dual diverges and its increment
@@ -228,7 +229,7 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     ``dual`` and ``info`` hold host numpy float64 arrays. In float32 the answer is rounded to float32
     *before* its violation and gap are computed (in float64, from the definitions), so "optimal" holds for
     the tensor returned. Measured on CPU (Gaussian 200×50, P = 2000 and seeded random ReLU layers with
-    bias and V up to 300×50, P = 1500): float32 reaches the default tolerances (violation ≤ 1e-6, gap ≤
+    bias and V up to 300×50, P = 1500): float32 reaches the default tolerances (violation ≤ 1e-6, |gap| ≤
     1e-4) in the same number of iterations as float64, with violations ~2e-8 (the float32 rounding of W)
     once polished and ~2e-7 unpolished; at the pruning grade (:data:`nettrim.fast.PRUNING_OPTIONS`) both
     precisions stop at the same iteration. The float32 round-off (≈ 6e-8 relative) bounds what can be
@@ -298,8 +299,9 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
         ``status``: "optimal" (certified, see above), "infeasible" (``W`` NaN, ``dual`` the certificate,
         ``info["certificate"]`` its :class:`~nettrim.problem.Certificate`), "max_iter" (the limit came
         first), or "solver_error" (the iterates left the floating-point range; ``info["message"]``).
-        ``gap`` is the certified relative gap, reported only for a W within ``eps_violation`` (else
-        None), and never negative (a W within the tolerance may sit a hair below the optimum: 0);
+        ``gap`` is the certified relative gap as computed, reported only for a W within ``eps_violation``
+        (else None); it is negative when W, within that tolerance, sits below the optimum, and "optimal"
+        needs it within ±``eps_gap``;
         ``dual`` is the dual-feasible Λ behind it. ``info`` holds ``history`` (per check: ``iteration``,
         ``r_prim``, ``r_dual``, ``eps_prim``, ``eps_dual``, ``rho``), ``rho`` (final), ``dual_l1``
         (Γ = ρU², N×M), ``factorization`` ("cholesky"/"woodbury"), ``reduced`` (linear reduction used),
@@ -331,7 +333,7 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
     >>> X = rng.standard_normal((20, 100))
     >>> Y = np.maximum(rng.standard_normal((20, 3)).T @ X, 0)
     >>> sol = fast.solve(X, Y, 0.05 * np.linalg.norm(Y))
-    >>> sol.status, sol.violation <= 1e-6, sol.gap <= 1e-4
+    >>> sol.status, sol.violation <= 1e-6, abs(sol.gap) <= 1e-4
     ('optimal', True, True)
     """
     t0 = time.perf_counter()
@@ -447,6 +449,12 @@ def _solve(t0, backend: Backend, X, Y, epsilon, *, activation, V, weights, eps_a
     if violation <= eps_violation:
         gap = prob.gap(W, Lam, project=False)
     status = OPTIMAL if state["converged"] and gap_certifies(gap, eps_gap) else MAX_ITER
+    if state["converged"] and status != OPTIMAL:
+        # certified on the program the iteration ran (the relaxed ε' of an ε = 0 program) but not on the
+        # program as given: its lower side (d₀ = d_ε' + ε'‖Λ_Ω‖ can exceed ‖W‖₁ by more than eps_gap)
+        info["message"] = (f"the answer certified for the program the iteration ran is not certified for the "
+                           f"program as given: violation {violation:.2e}, gap "
+                           f"{'n/a' if gap is None else format(gap, '.2e')} (eps_gap = {eps_gap:g})")
     sol = Solution(W=W, status=status, objective=prob.objective(W), violation=violation, gap=gap,
                    iterations=state["iterations"], solve_time=time.perf_counter() - t0, solver="ADMM",
                    dual=Lam, info=info)
@@ -790,8 +798,11 @@ class _Core:
                 return None
             W = self.w_out(Wt.T)
         Lam = self.prob.project_dual(self.lam_out(y1))
-        if gap_certifies(self.prob.gap(W, Lam, project=False), eps_gap):
+        gap = self.prob.gap(W, Lam, project=False)
+        if gap_certifies(gap, eps_gap):
             return W, Lam
+        if not gap > -eps_gap:
+            return None                 # Λ proves W below the optimum: no other multiplier undoes that
         if self.prob.activation == "relu" and self.prob.inactive.any():
             # the iterate's round-off multipliers on far-slack inequalities can swamp the dual value (a huge V)
             Lam = self.prob.complementary_dual(W, Lam)

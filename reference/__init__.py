@@ -115,7 +115,7 @@ def solve(X: ArrayLike, Y: ArrayLike, epsilon: float, *, activation: str = "relu
     Solution
         In the caller's units. ``status`` is ``"optimal"`` only when the recomputed relative violation of
         ``W`` (after zeroing) is ≤ :data:`VIOLATION_TOL` and, when the back-end gives a multiplier, the
-        certified relative duality gap is ≤ :data:`GAP_TOL`; ``gap`` is None when there is no multiplier or
+        certified relative duality gap is within ±:data:`GAP_TOL`; ``gap`` is None when there is no multiplier or
         W violates the tolerance. ``dual`` is the back-end's multiplier made dual feasible, or for
         ``"infeasible"`` its checked infeasibility ray (``info["certificate"]``). A back-end failure gives
         a NaN ``W`` and the reason in ``info["message"]``; so does "unbounded" (impossible here: the

@@ -137,7 +137,8 @@ def _infeasible(prob, Lam, solver, elapsed, info, message) -> Solution:
                       f"violation {cert.sign_violation:.1e}")
     ray = np.array(Lam, dtype=float)
     ray[prob.inactive] = np.maximum(ray[prob.inactive], 0.0)
-    ray /= np.linalg.norm(ray)
+    ray /= np.max(np.abs(ray))          # first by its largest entry: the Frobenius norm of a ray near 1e±170 leaves
+    ray /= np.linalg.norm(ray)          # the doubles (check_certificate accepts such a ray)
     return failed(prob, INFEASIBLE, solver, elapsed, info, message, dual=ray)
 
 

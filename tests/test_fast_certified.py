@@ -169,8 +169,8 @@ def test_no_optimal_answer_beyond_its_thresholds(options):
         prob = nettrim.layer_problem(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V)
         assert prob.violation(sol.W) <= tol_v and sol.violation == prob.violation(sol.W)
         assert prob.dual_infeasibility(sol.dual) <= 1e-9              # the Λ behind the gap is dual-feasible
-        assert 0 <= prob.gap(sol.W, sol.dual, project=False) <= tol_g
-        assert sol.gap == pytest.approx(max(prob.gap(sol.W, sol.dual, project=False), 0.0), abs=1e-12)
+        assert abs(prob.gap(sol.W, sol.dual, project=False)) <= tol_g
+        assert sol.gap == pytest.approx(prob.gap(sol.W, sol.dual, project=False), abs=1e-12)
         assert nettrim.fast.solve(layer.X, layer.Y, layer.epsilon, activation=act, V=layer.V).status == "optimal"
 
 
@@ -609,3 +609,36 @@ def test_complementary_dual_zeroes_only_slack_multipliers_and_stays_dual_feasibl
     keep = ~slack & (np.abs(Lam) > 0) & ~(prob.inactive & (Lam < 0))
     ratio = L[keep] / Lam[keep]
     assert np.allclose(ratio, ratio[0]) and 0 < ratio[0] <= 1
+
+
+def test_a_multiplier_that_proves_the_answer_below_the_optimum_is_final():
+    """The certifier's second candidate (the complementary multiplier) must not undo the first one's proof:
+    one ReLU neuron with p* = 0.9 (Ωᶜ needs u ≥ 0.5 at V = −0.5), W = 0.9·(1 − 0.005) within a violation
+    tolerance of 1e-2, and a dual-feasible Λ₁ whose gap −2.8e-3 proves W 0.5 % below p*. Zeroing Λ₁'s slack
+    multiplier gives a gap of 0; the certifier accepted W with it until a gap below −eps_gap became final."""
+    import types
+
+    X, Y, V = np.array([[1.0, -1.0]]), np.array([[1.0, 0.0]]), np.array([[0.0, -0.5]])
+    prob = nettrim.layer_problem(X, Y, 0.1, V=V)
+    W = np.array([[0.9 * (1 - 5e-3)]])
+    Lam1 = np.array([[-1 + 5e-3, 5e-3]])
+    assert prob.dual_infeasibility(Lam1) == 0 and prob.gap(W, Lam1, project=False) < -1e-3
+    assert abs(prob.gap(W, prob.complementary_dual(W, Lam1), project=False)) <= 1e-3
+    core = types.SimpleNamespace(bk=types.SimpleNamespace(single=False), prob=prob, violation=prob.violation,
+                                 w_out=lambda Ws: Ws, lam_out=lambda y1: y1)
+    assert _Core.certify(core, W.T.copy(), Lam1, 1e-2, 1e-3) is None
+
+
+def test_the_gap_is_reported_as_computed_below_zero_too():
+    """ε = 1e-7·‖Y‖_F on input rows 1e±3 apart at the pruning grade: the W within eps_violation = 1e-4 is
+    8 % below the dual value of its own multiplier. The gap was reported clipped to 0 (and the status rested
+    on it); it is reported as computed, and the answer is not "optimal"."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((5, 9)) * np.logspace(-3, 3, 5)[:, None]
+    W = rng.standard_normal((5, 7)) * (rng.random((5, 7)) < 0.5)
+    Y = W.T @ X
+    prob = nettrim.layer_problem(X, Y, 1e-7 * np.linalg.norm(Y), activation="linear")
+    sol = fast.solve(X, Y, prob.epsilon, activation="linear", eps_violation=1e-4, eps_gap=1e-3)
+    assert sol.gap is not None and sol.gap < -1e-3
+    assert sol.gap == pytest.approx(prob.gap(sol.W, sol.dual, project=False), abs=1e-12)
+    assert sol.status != "optimal"
