@@ -51,7 +51,7 @@ from numpy.typing import ArrayLike
 from ._validation import SCALE_RANGE, as_float_matrix, check_scalar, check_scale, detached
 
 __all__ = ["LayerProblem", "layer_problem", "ACTIVATIONS", "Certificate", "CERTIFICATE_TOL", "refine_ray",
-           "row_space_basis"]
+           "row_space_basis", "null_space_basis", "project_to_rays", "EXACT_RAY_MAX_P"]
 
 ACTIVATIONS = ("relu", "linear")
 
@@ -85,6 +85,52 @@ def row_space_basis(X: np.ndarray) -> np.ndarray:
     d = np.abs(np.diag(R))
     r = int(np.count_nonzero(d > d[0] * max(X.shape) * np.finfo(float).eps)) if d.size else 0
     return np.ascontiguousarray(Q[:, :r])
+
+
+#: Largest P for which a candidate ray is projected exactly onto the cone of rays (:func:`project_to_rays`:
+#: a full QR of Xᵀ, P×P, and one NNLS of at most P×|Ωᶜ_m| per neuron); above it, :func:`refine_ray`'s
+#: alternating projections. Measured: a 9×17 ReLU program at ε = 0 with a signed V took 19,150 iterations to
+#: certify its infeasibility with 20 alternating projections per check (1,472 refinements, the candidates'
+#: r/v stuck near 3e-5); the exact projection of the candidate at the first refinement already checks.
+EXACT_RAY_MAX_P = 300
+
+
+def null_space_basis(X: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (P×(P − r)) of the null space of X (N×P): the trailing columns of a full pivoted QR
+    of Xᵀ, with the rank r of :func:`row_space_basis`."""
+    from scipy.linalg import qr
+
+    Q, R, _ = qr(X.T, pivoting=True, check_finite=False)
+    d = np.abs(np.diag(R))
+    r = int(np.count_nonzero(d > d[0] * max(X.shape) * np.finfo(float).eps)) if d.size else 0
+    return np.ascontiguousarray(Q[:, r:])
+
+
+def project_to_rays(L: np.ndarray, Z: np.ndarray, inactive: np.ndarray | None) -> np.ndarray:
+    r"""The nearest point (Frobenius) to L (M×P) of the cone :math:`\{X\Lambda^\top = 0,\ \Lambda_{\Omega^c}
+    \ge 0\}`, row by row and exactly.
+
+    With Z (P×k) an orthonormal basis of the null space of X (:func:`null_space_basis`), a row is
+    :math:`\lambda = Zz`, and its projection solves :math:`\min_z \|z - z_0\|^2` s.t. :math:`A z \ge 0`
+    (:math:`z_0 = Z^\top l`, :math:`A = Z_{S}` the rows of Ωᶜ_m). Its KKT conditions,
+    :math:`z = z_0 + A^\top\mu`, :math:`\mu \ge 0 \perp A z \ge 0`, are those of the non-negative least
+    squares :math:`\min_{\mu\ge 0}\|A^\top\mu + z_0\|` (scipy's active-set NNLS, finite). Only proposes,
+    as :func:`refine_ray`."""
+    from scipy.optimize import nnls
+
+    L = np.asarray(L, dtype=float)
+    out = np.empty_like(L)
+    for m in range(L.shape[0]):
+        z = Z.T @ L[m]
+        S = inactive[m] if inactive is not None else None
+        if S is not None and S.any() and Z.shape[1]:
+            At = np.ascontiguousarray(Z[S].T)
+            mu = nnls(At, -z, maxiter=50 * max(At.shape[1], 1))[0]
+            z = z + At @ mu
+        out[m] = Z @ z
+    if inactive is not None:
+        np.maximum(out, 0.0, out=out, where=inactive)      # round-off below 0 on Ωᶜ
+    return out
 
 
 def refine_ray(L: np.ndarray, Q: np.ndarray, inactive: np.ndarray | None, rounds: int = RAY_ROUNDS) -> np.ndarray:
@@ -416,13 +462,19 @@ class LayerProblem:
         """A candidate ray cleaned up by :func:`refine_ray` on this program's X and Ωᶜ, and its check.
 
         An interior-point solver's ray of an infeasible program can miss :data:`CERTIFICATE_TOL` by a few
-        times (its residual is at the solver's tolerance); the alternating projections remove the part of
-        Λ outside the null space of X while keeping the sign constraint. Returns (Λ', its
+        times (its residual is at the solver's tolerance). Up to P = :data:`EXACT_RAY_MAX_P` samples Λ is
+        projected exactly onto the cone of rays (:func:`project_to_rays`), above it the alternating
+        projections of :func:`refine_ray` remove the part outside the null space of X while keeping the
+        sign constraint (``rounds`` of them). Returns (Λ', its
         :class:`Certificate`); the caller keeps whichever of Λ and Λ' checks.
         """
         L = as_float_matrix(Lam, "Lam", shape=(self.M, self.P))
-        L = refine_ray(L, row_space_basis(self.X), self.inactive if self.activation == "relu" else None,
-                       check_scalar(rounds, "rounds", low=1, integer=True))
+        inactive = self.inactive if self.activation == "relu" else None
+        rounds = check_scalar(rounds, "rounds", low=1, integer=True)
+        if self.P <= EXACT_RAY_MAX_P:
+            L = project_to_rays(L, null_space_basis(self.X), inactive)
+        else:
+            L = refine_ray(L, row_space_basis(self.X), inactive, rounds)
         return L, self.check_certificate(L)
 
     def relu_error(self, U: ArrayLike) -> float:

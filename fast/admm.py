@@ -16,7 +16,16 @@ import numpy as np
 from array_api_compat import is_torch_array
 
 from nettrim._validation import as_float_matrix, check_scalar
-from nettrim.problem import RAY_ROUNDS, LayerProblem, layer_problem, refine_ray, row_space_basis
+from nettrim.problem import (
+    EXACT_RAY_MAX_P,
+    RAY_ROUNDS,
+    LayerProblem,
+    layer_problem,
+    null_space_basis,
+    project_to_rays,
+    refine_ray,
+    row_space_basis,
+)
 from nettrim.solution import (
     GAP_TOL,
     INFEASIBLE,
@@ -104,6 +113,11 @@ _RAY_SPACING = 1.0
 # each refinement (20 rounds of two M×P×rank(X) products, ~20 iterations' work) was wasted: 20 of them
 # took a third of the MNIST layer-2 cascade program's CPU time.
 _RAY_SCREEN = 0.1
+# ... or of 1 where the candidate is projected exactly (P ≤ nettrim.problem.EXACT_RAY_MAX_P: one NNLS per
+# neuron on a small program). Measured on the 9×17 signed-V program at ε = 0 of tests/test_fast_certified.py:
+# certified infeasible at iteration 130 (screen 1, 3 projections) against 3,160 at 0.1 and 2,550 at 0.3
+# (there the exact run at ε = 0 gave up at 1,000 and the relaxed ε' run certified).
+_RAY_SCREEN_EXACT = 1.0
 # Row scaling (solve, "Row scaling") only when its factors spread more than this (max/min; norms of the rows
 # of X more than 2.25× apart): on the Gaussian layers (row norms within a few per cent) the scaled solve took
 # the same iterations and 3–9 % more CPU (bench-solvers --quick).
@@ -744,6 +758,7 @@ class _Core:
         self.w_td = put(self.w_t)
         self.polisher = None
         self.null_basis = None          # orthonormal basis of the row space of X (infeasibility checks)
+        self.ray_null = None            # ... and of its null space (exact projection, small P)
         self.ray_norm = None            # ‖δU¹‖ at the last infeasibility check
         self.next_ray = 0               # first iteration of the next refinement of a candidate ray
         self.ray_refinements = 0
@@ -983,8 +998,9 @@ class _Core:
         """Test the dual increment δU¹ as a certificate of infeasibility; (Λ, Certificate) or None.
 
         δU¹ tends to a ray of the dual only as fast as the iterates settle (O(1/k)); when it fails the check
-        but has a positive dual value and a dual residual within :data:`_RAY_SCREEN` of it,
-        :meth:`_refine_ray` cleans it up (a few alternating projections) and
+        but has a positive dual value and a dual residual within :data:`_RAY_SCREEN` of it
+        (:data:`_RAY_SCREEN_EXACT` for a small P), :meth:`_refine_ray` cleans it up (an exact projection onto
+        the cone of rays for a small P, else a few alternating projections) and
         the result is checked again. Every answer is checked from the definition
         (:meth:`nettrim.LayerProblem.check_certificate`); the refinement only proposes candidates.
         """
@@ -1005,7 +1021,8 @@ class _Core:
         cert = None
         for candidate in (Lam, None):
             if candidate is None:
-                if not refine or not cert.dual_residual <= _RAY_SCREEN * cert.dual_value \
+                screen = _RAY_SCREEN_EXACT if self.X.shape[1] <= EXACT_RAY_MAX_P else _RAY_SCREEN
+                if not refine or not cert.dual_residual <= screen * cert.dual_value \
                         or not self._has_null_space():
                     break
                 self.next_ray = _RAY_SPACING * it
@@ -1035,8 +1052,15 @@ class _Core:
         return self.null_basis.shape[1] < self.X.shape[1]
 
     def _refine_ray(self, L, rounds=RAY_ROUNDS):
-        """:func:`nettrim.problem.refine_ray` of a candidate L (M×P, normalized units) on the normalized X."""
-        return refine_ray(L, self.null_basis, ~self.ball if self.prob.activation == "relu" else None, rounds)
+        """A candidate L (M×P, normalized units) projected exactly onto the cone of rays of the normalized X
+        up to P = :data:`~nettrim.problem.EXACT_RAY_MAX_P` (:func:`nettrim.problem.project_to_rays`), else
+        cleaned by :func:`nettrim.problem.refine_ray`."""
+        inactive = ~self.ball if self.prob.activation == "relu" else None
+        if self.X.shape[1] <= EXACT_RAY_MAX_P:
+            if self.ray_null is None:
+                self.ray_null = null_space_basis(self.X)
+            return project_to_rays(L, self.ray_null, inactive)
+        return refine_ray(L, self.null_basis, inactive, rounds)
 
     @staticmethod
     def _residuals(A, T_old, T, B, W2t, W3t, W3t_new, U2t, rho, alpha, sqrt_p, eps_abs, eps_rel):

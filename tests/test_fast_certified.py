@@ -136,8 +136,13 @@ def test_weighted_certificate():
     G = np.abs(X @ L.T)
     x_max = np.sqrt((X ** 2).sum(axis=1).max())
     assert np.max(G * w.min() / w) <= 1e-6 * x_max * d / prob.y_norm              # ‖XΛᵀ/w̄‖_max ≈ 0
-    assert cert.lower_bound == pytest.approx(d / np.max(G / w), rel=1e-12)
-    assert cert.dual_residual == pytest.approx(np.max(G / (w / w.min())) / x_max, rel=1e-12)
+    # the formulas of the bound and the residual, on a ray moved off the null space (the solver's ray is
+    # exact to round-off since small programs project onto the cone of rays, and round-off has no formula)
+    L2 = L + 1e-6 * np.where(prob.inactive, 0.0, np.random.default_rng(4).standard_normal(L.shape))
+    L2 /= np.linalg.norm(L2)
+    c2, G2 = prob.check_certificate(L2), np.abs(X @ L2.T)
+    assert c2.lower_bound == pytest.approx(prob.dual_objective(L2) / np.max(G2 / w), rel=1e-9)
+    assert c2.dual_residual == pytest.approx(np.max(G2 / (w / w.min())) / x_max, rel=1e-9)
     scaled = nettrim.layer_problem(X, Y, eps, weights=10.0 * w).check_certificate(sol.dual)
     assert scaled.valid and scaled.dual_residual == pytest.approx(cert.dual_residual, rel=1e-12)
     assert scaled.lower_bound == pytest.approx(10.0 * cert.lower_bound, rel=1e-12)
@@ -642,3 +647,42 @@ def test_the_gap_is_reported_as_computed_below_zero_too():
     assert sol.gap is not None and sol.gap < -1e-3
     assert sol.gap == pytest.approx(prob.gap(sol.W, sol.dual, project=False), abs=1e-12)
     assert sol.status != "optimal"
+
+
+def test_a_signed_bound_exact_fit_program_is_certified_infeasible_early():
+    """A 9×17 ReLU program at ε = 0 with a signed V (seeded as in the random cross-check): the candidate rays
+    sat near r/v = 3e-5 and 20 alternating projections per check could not clean them up; it was certified
+    at iteration 19,150 (max_iter at the default). The exact projection onto the cone of rays (small P) does
+    it at the first settled check; the certificate checks from its definition."""
+    g = np.random.default_rng(20_134)
+    N, M, P = int(g.integers(1, 9)), int(g.integers(1, 9)), int(g.integers(1, 31))
+    X = g.standard_normal((N, P))
+    if g.random() < 0.3:
+        X = np.vstack([X, np.ones((1, P))])
+    Wt = g.standard_normal((X.shape[0], M))
+    Y = np.maximum(Wt.T @ X, 0)
+    V = g.standard_normal(Y.shape) * float(g.choice([0.01, 0.3, 1.0]))
+    eps = float(g.choice([0.0, 0.01, 0.1, 0.5])) * np.linalg.norm(Y)
+    assert eps == 0 and X.shape == (9, 17)
+    sol = fast.solve(X, Y, eps, V=V)
+    assert sol.status == "infeasible" and sol.iterations <= 500
+    assert nettrim.layer_problem(X, Y, eps, V=V).check_certificate(sol.dual).valid
+
+
+def test_project_to_rays_is_the_nearest_point_of_the_cone():
+    """Against CVXPY on a small program: the projection meets XΛᵀ = 0 and Λ_Ωᶜ ≥ 0 and is as near as the
+    conic solver's."""
+    import cvxpy as cp
+
+    from nettrim.problem import null_space_basis, project_to_rays
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((4, 12))
+    inactive = rng.random((3, 12)) < 0.5
+    L = rng.standard_normal((3, 12))
+    out = project_to_rays(L, null_space_basis(X), inactive)
+    assert np.abs(X @ out.T).max() <= 1e-12 and out[inactive].min() >= 0
+    Z = cp.Variable((3, 12))
+    cp.Problem(cp.Minimize(cp.sum_squares(Z - L)), [X @ Z.T == 0, Z[inactive] >= 0]).solve(solver="CLARABEL")
+    assert np.linalg.norm(out - L) <= np.linalg.norm(Z.value - L) * (1 + 1e-6)
+    assert np.allclose(out, Z.value, atol=1e-6)
