@@ -76,14 +76,19 @@ SLACK_TOL = 1e-9
 RAY_ROUNDS = 20
 
 
-def row_space_basis(X: np.ndarray) -> np.ndarray:
-    """Orthonormal basis Q (P×r) of the row space of X (N×P): pivoted QR of Xᵀ, the rank r from the diagonal
-    of R at the round-off level of the largest pivot."""
+def _ranked_qr(X: np.ndarray, full: bool) -> tuple[np.ndarray, int]:
+    """Q of a pivoted QR of Xᵀ (P×N, or P×P when ``full``) and the rank r of X from the diagonal of R at the
+    round-off level of the largest pivot."""
     from scipy.linalg import qr
 
-    Q, R, _ = qr(X.T, mode="economic", pivoting=True, check_finite=False)
+    Q, R, _ = qr(X.T, mode="full" if full else "economic", pivoting=True, check_finite=False)
     d = np.abs(np.diag(R))
-    r = int(np.count_nonzero(d > d[0] * max(X.shape) * np.finfo(float).eps)) if d.size else 0
+    return Q, int(np.count_nonzero(d > d[0] * max(X.shape) * np.finfo(float).eps)) if d.size else 0
+
+
+def row_space_basis(X: np.ndarray) -> np.ndarray:
+    """Orthonormal basis Q (P×r) of the row space of X (N×P)."""
+    Q, r = _ranked_qr(X, full=False)
     return np.ascontiguousarray(Q[:, :r])
 
 
@@ -98,11 +103,7 @@ EXACT_RAY_MAX_P = 300
 def null_space_basis(X: np.ndarray) -> np.ndarray:
     """Orthonormal basis (P×(P − r)) of the null space of X (N×P): the trailing columns of a full pivoted QR
     of Xᵀ, with the rank r of :func:`row_space_basis`."""
-    from scipy.linalg import qr
-
-    Q, R, _ = qr(X.T, pivoting=True, check_finite=False)
-    d = np.abs(np.diag(R))
-    r = int(np.count_nonzero(d > d[0] * max(X.shape) * np.finfo(float).eps)) if d.size else 0
+    Q, r = _ranked_qr(X, full=True)
     return np.ascontiguousarray(Q[:, r:])
 
 
