@@ -757,8 +757,7 @@ class _Core:
             self.w_t = np.ascontiguousarray(self.w_t[:, self.rows])
         self.w_td = put(self.w_t)
         self.polisher = None
-        self.null_basis = None          # orthonormal basis of the row space of X (infeasibility checks)
-        self.ray_null = None            # ... and of its null space (exact projection, small P)
+        self.ray_basis = None           # of X's null space (small P) or row space: see _has_null_space
         self.ray_norm = None            # ‖δU¹‖ at the last infeasibility check
         self.next_ray = 0               # first iteration of the next refinement of a candidate ray
         self.ray_refinements = 0
@@ -1021,7 +1020,7 @@ class _Core:
         cert = None
         for candidate in (Lam, None):
             if candidate is None:
-                screen = _RAY_SCREEN_EXACT if self.X.shape[1] <= EXACT_RAY_MAX_P else _RAY_SCREEN
+                screen = _RAY_SCREEN_EXACT if self._exact_rays() else _RAY_SCREEN
                 if not refine or not cert.dual_residual <= screen * cert.dual_value \
                         or not self._has_null_space():
                     break
@@ -1045,22 +1044,26 @@ class _Core:
             value -= float(L[nb] @ self.Vd[nb])
         return value
 
+    def _exact_rays(self) -> bool:
+        return self.X.shape[1] <= EXACT_RAY_MAX_P
+
     def _has_null_space(self) -> bool:
-        """Whether X (normalized) has a null space on the left of Λᵀ (rank < P); computes its row-space basis."""
-        if self.null_basis is None:
-            self.null_basis = row_space_basis(self.X)
-        return self.null_basis.shape[1] < self.X.shape[1]
+        """Whether X (normalized) has a null space on the left of Λᵀ (rank < P). Computes, once, the basis
+        :meth:`_refine_ray` works with: of that null space for a small P, else of the row space of X."""
+        if self.ray_basis is None:
+            self.ray_basis = null_space_basis(self.X) if self._exact_rays() else row_space_basis(self.X)
+        if self._exact_rays():
+            return self.ray_basis.shape[1] > 0
+        return self.ray_basis.shape[1] < self.X.shape[1]
 
     def _refine_ray(self, L, rounds=RAY_ROUNDS):
         """A candidate L (M×P, normalized units) projected exactly onto the cone of rays of the normalized X
         up to P = :data:`~nettrim.problem.EXACT_RAY_MAX_P` (:func:`nettrim.problem.project_to_rays`), else
         cleaned by :func:`nettrim.problem.refine_ray`."""
         inactive = ~self.ball if self.prob.activation == "relu" else None
-        if self.X.shape[1] <= EXACT_RAY_MAX_P:
-            if self.ray_null is None:
-                self.ray_null = null_space_basis(self.X)
-            return project_to_rays(L, self.ray_null, inactive)
-        return refine_ray(L, self.null_basis, inactive, rounds)
+        if self._exact_rays():
+            return project_to_rays(L, self.ray_basis, inactive)
+        return refine_ray(L, self.ray_basis, inactive, rounds)
 
     @staticmethod
     def _residuals(A, T_old, T, B, W2t, W3t, W3t_new, U2t, rho, alpha, sqrt_p, eps_abs, eps_rel):

@@ -14,6 +14,7 @@ import scipy.sparse as sp
 
 import nettrim
 from nettrim import fast, layer_problem, reference
+from test_fast_certified import signed_bound_program
 
 
 def _layer(seed=0, N=4, M=3, P=12):
@@ -59,15 +60,7 @@ def test_a_diverging_interior_point_qp_leaks_no_overflow_warning():
     """A 6×13 ReLU program with V (seeded as in the random cross-check) drove the polish's neuron QP into
     overflow: four RuntimeWarnings from fast/_qp.py, though the answer was certified. The QP now stops there
     (its answer is checked by the caller, as always)."""
-    g = np.random.default_rng(20_219)
-    N, M, P = int(g.integers(1, 9)), int(g.integers(1, 9)), int(g.integers(1, 31))
-    X = g.standard_normal((N, P))
-    if g.random() < 0.3:
-        X = np.vstack([X, np.ones((1, P))])
-    Wt = g.standard_normal((X.shape[0], M))
-    Y = np.maximum(Wt.T @ X, 0)
-    V = g.standard_normal(Y.shape) * float(g.choice([0.01, 0.3, 1.0]))
-    eps = float(g.choice([0.0, 0.01, 0.1, 0.5])) * np.linalg.norm(Y)
+    X, Y, V, eps = signed_bound_program(20_219)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         sol = fast.solve(X, Y, eps, V=V)

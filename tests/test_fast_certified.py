@@ -649,20 +649,25 @@ def test_the_gap_is_reported_as_computed_below_zero_too():
     assert sol.status != "optimal"
 
 
+def signed_bound_program(seed):
+    """(X, Y, V, ε) of a small ReLU program with a signed V, drawn as a review's random search drew them
+    (N, M ≤ 8, P ≤ 30, a bias row with probability 0.3, ε/‖Y‖_F ∈ {0, 0.01, 0.1, 0.5})."""
+    g = np.random.default_rng(seed)
+    N, M, P = int(g.integers(1, 9)), int(g.integers(1, 9)), int(g.integers(1, 31))
+    X = g.standard_normal((N, P))
+    if g.random() < 0.3:
+        X = np.vstack([X, np.ones((1, P))])
+    Y = np.maximum(g.standard_normal((X.shape[0], M)).T @ X, 0)
+    V = g.standard_normal(Y.shape) * float(g.choice([0.01, 0.3, 1.0]))
+    return X, Y, V, float(g.choice([0.0, 0.01, 0.1, 0.5])) * np.linalg.norm(Y)
+
+
 def test_a_signed_bound_exact_fit_program_is_certified_infeasible_early():
     """A 9×17 ReLU program at ε = 0 with a signed V (seeded as in the random cross-check): the candidate rays
     sat near r/v = 3e-5 and 20 alternating projections per check could not clean them up; it was certified
     at iteration 19,150 (max_iter at the default). The exact projection onto the cone of rays (small P) does
     it at the first settled check; the certificate checks from its definition."""
-    g = np.random.default_rng(20_134)
-    N, M, P = int(g.integers(1, 9)), int(g.integers(1, 9)), int(g.integers(1, 31))
-    X = g.standard_normal((N, P))
-    if g.random() < 0.3:
-        X = np.vstack([X, np.ones((1, P))])
-    Wt = g.standard_normal((X.shape[0], M))
-    Y = np.maximum(Wt.T @ X, 0)
-    V = g.standard_normal(Y.shape) * float(g.choice([0.01, 0.3, 1.0]))
-    eps = float(g.choice([0.0, 0.01, 0.1, 0.5])) * np.linalg.norm(Y)
+    X, Y, V, eps = signed_bound_program(20_134)
     assert eps == 0 and X.shape == (9, 17)
     sol = fast.solve(X, Y, eps, V=V)
     assert sol.status == "infeasible" and sol.iterations <= 500
