@@ -270,7 +270,7 @@ def solve(X, Y, epsilon, *, activation="relu", V=None, weights=None, eps_abs=1e-
         It is an excess over ε in units of ‖Y‖_F: when ε is not far above ``eps_violation``·‖Y‖_F and X is
         badly conditioned, a W that uses it can undercut the optimum at ε by more than ``eps_gap`` without
         its own multiplier showing it (ε = 1e-7·‖Y‖_F, rows of X 1e±3 apart: 6 % below CLARABEL's
-        bound); give a smaller ``eps_violation`` there.
+        bound, measured with a script outside the repository); give a smaller ``eps_violation`` there.
     eps_gap : float
         Largest absolute value of the certified relative duality gap for status "optimal" (default
         :data:`nettrim.GAP_TOL` = 1e-4; at most :data:`nettrim.solution.MAX_EPS_GAP` = 0.1).
